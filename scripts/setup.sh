@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and the demo need on a fresh Debian machine, then
+# builds (or reuses from the cache) the pinned Kubernetes/etcd/kwok/Jaeger binaries.
+# Idempotent: each step checks before it installs. Needs root for apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+phase() { printf '\n==> %s\n' "$*"; }
+t0=$SECONDS
+
+phase "system packages"
+packages=(nftables iptables conntrack iproute2 libclang-dev clang jq chromium procps psmisc)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "all present: ${packages[*]}"
+fi
+
+phase "rust toolchain (rust-toolchain.toml)"
+rustup show active-toolchain
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+phase "control-plane binaries (cached under ~/.cache/kube-verdict/bin)"
+e2e/k8s/build.sh
+
+echo
+echo "setup done in $((SECONDS - t0))s"
