@@ -1,1 +1,440 @@
-//! (being written)
+//! Prometheus `/metrics` on `--metrics-addr`, in the OpenMetrics text format.
+//!
+//! ```text
+//!  watch owner, ruleset syncer, conntrack ──► Metrics (prometheus-client handles, atomics)
+//!  verdict workers ──► their own plain atomics ──DataplaneSource (read at scrape)──┐
+//!                                                                                   ▼
+//!                                                         GET /metrics ──► text encode
+//! ```
+//!
+//! The packet path never touches a metrics lock: workers bump their own atomics, and a scrape
+//! copies them into the registry's counters just before encoding.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use verdict_engine::{Tier, Verdict};
+
+use crate::watch::Kind;
+
+/// A snapshot of the packet path's counters, taken at scrape time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DataplaneSample {
+    /// Decisions so far, by verdict and deciding tier (of the denying direction for a deny).
+    pub decisions: Vec<(Verdict, Tier, u64)>,
+    /// Packets that did not parse and got the default verdict.
+    pub malformed_packets: u64,
+    /// Packets the agent could not judge (queue overrun, verdict send failure) and so got the
+    /// default verdict.
+    pub queue_drops: u64,
+    /// Decisions not handed to telemetry because its channel was full.
+    pub dropped_decisions: u64,
+}
+
+/// Reads the packet path's counters.
+pub type DataplaneSource = Arc<dyn Fn() -> DataplaneSample + Send + Sync>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    verdict: &'static str,
+    tier: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatementLabels {
+    statement: &'static str,
+}
+
+/// Every metric the agent exports. Cheap to clone (handles are `Arc`s).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    dataplane: Arc<std::sync::RwLock<Option<DataplaneSource>>>,
+    decisions: Family<DecisionLabels, Counter>,
+    malformed_packets: Counter,
+    queue_drops: Counter,
+    dropped_decisions: Counter,
+    index_generation: Gauge,
+    index_objects: Family<KindLabels, Gauge>,
+    rejected_objects: Family<KindLabels, Counter>,
+    watch_events: Family<KindLabels, Counter>,
+    sync_latency: Histogram,
+    ruleset_sync: Histogram,
+    queue_statement: Family<StatementLabels, Gauge>,
+    apiserver_reachable: Gauge,
+    ready: Gauge,
+    conntrack_deleted: Counter,
+    conntrack_scans: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `verdict_` prefix.
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("verdict");
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        r.register(
+            "decisions",
+            "Connections judged, by verdict and deciding tier",
+            decisions.clone(),
+        );
+        let malformed_packets = Counter::default();
+        r.register(
+            "malformed_packets",
+            "Queued packets that did not parse and got the default verdict",
+            malformed_packets.clone(),
+        );
+        let queue_drops = Counter::default();
+        r.register(
+            "queue_drops",
+            "Queued packets that could not be judged and got the default verdict",
+            queue_drops.clone(),
+        );
+        let dropped_decisions = Counter::default();
+        r.register(
+            "dropped_decisions",
+            "Decisions not handed to telemetry because its channel was full",
+            dropped_decisions.clone(),
+        );
+        let index_generation = Gauge::default();
+        r.register(
+            "index_generation",
+            "Generation of the published policy index snapshot",
+            index_generation.clone(),
+        );
+        let index_objects = Family::<KindLabels, Gauge>::default();
+        r.register(
+            "index_objects",
+            "Objects in the policy index, by kind",
+            index_objects.clone(),
+        );
+        let rejected_objects = Family::<KindLabels, Counter>::default();
+        r.register(
+            "index_rejected_objects",
+            "Objects the engine rejected as invalid, by kind",
+            rejected_objects.clone(),
+        );
+        let watch_events = Family::<KindLabels, Counter>::default();
+        r.register(
+            "watch_events",
+            "Watch events received, by kind",
+            watch_events.clone(),
+        );
+        let sync_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        r.register(
+            "sync_latency_seconds",
+            "Time from a watch event to the snapshot that includes it",
+            sync_latency.clone(),
+        );
+        let ruleset_sync = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        r.register(
+            "ruleset_sync_seconds",
+            "Time to write one ruleset update to the kernel",
+            ruleset_sync.clone(),
+        );
+        let queue_statement = Family::<StatementLabels, Gauge>::default();
+        r.register(
+            "queue_statement_info",
+            "The nftables statement that feeds the queues (native queue or xt NFQUEUE)",
+            queue_statement.clone(),
+        );
+        let apiserver_reachable = Gauge::default();
+        r.register(
+            "apiserver_reachable",
+            "1 while every watch is connected to the API server",
+            apiserver_reachable.clone(),
+        );
+        let ready = Gauge::default();
+        r.register("ready", "1 when the agent is ready", ready.clone());
+        let conntrack_deleted = Counter::default();
+        r.register(
+            "conntrack_deleted",
+            "Conntrack entries deleted by strict mode",
+            conntrack_deleted.clone(),
+        );
+        let conntrack_scans = Counter::default();
+        r.register(
+            "conntrack_scans",
+            "Strict-mode scans of conntrack after an index change",
+            conntrack_scans.clone(),
+        );
+        Metrics {
+            registry: Arc::new(r),
+            dataplane: Arc::default(),
+            decisions,
+            malformed_packets,
+            queue_drops,
+            dropped_decisions,
+            index_generation,
+            index_objects,
+            rejected_objects,
+            watch_events,
+            sync_latency,
+            ruleset_sync,
+            queue_statement,
+            apiserver_reachable,
+            ready,
+            conntrack_deleted,
+            conntrack_scans,
+        }
+    }
+
+    /// Sets where the packet path's counters are read from at scrape time.
+    pub fn set_dataplane(&self, source: DataplaneSource) {
+        *self.dataplane.write().unwrap_or_else(|e| e.into_inner()) = Some(source);
+    }
+
+    /// Records the published index generation.
+    pub fn set_generation(&self, generation: u64) {
+        self.index_generation
+            .set(i64::try_from(generation).unwrap_or(i64::MAX));
+    }
+
+    /// Records how many objects of a kind the index holds.
+    pub fn set_objects(&self, kind: Kind, count: usize) {
+        self.index_objects
+            .get_or_create(&KindLabels { kind: kind.name() })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a watch event.
+    pub fn watch_event(&self, kind: Kind) {
+        self.watch_events
+            .get_or_create(&KindLabels { kind: kind.name() })
+            .inc();
+    }
+
+    /// Counts an object the engine rejected.
+    pub fn rejected(&self, kind: Kind) {
+        self.rejected_objects
+            .get_or_create(&KindLabels { kind: kind.name() })
+            .inc();
+    }
+
+    /// Records the delay from a watch event to its snapshot.
+    pub fn observe_sync_latency(&self, d: Duration) {
+        self.sync_latency.observe(d.as_secs_f64());
+    }
+
+    /// Records one ruleset update.
+    pub fn observe_ruleset_sync(&self, d: Duration) {
+        self.ruleset_sync.observe(d.as_secs_f64());
+    }
+
+    /// Records the queue statement in use (`native` or `xt-compat`).
+    pub fn set_queue_statement(&self, statement: &'static str) {
+        self.queue_statement.clear();
+        self.queue_statement
+            .get_or_create(&StatementLabels { statement })
+            .set(1);
+    }
+
+    /// Records whether the API server is reachable.
+    pub fn set_apiserver_reachable(&self, up: bool) {
+        self.apiserver_reachable.set(i64::from(up));
+    }
+
+    /// Records readiness.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(i64::from(ready));
+    }
+
+    /// Counts one strict-mode scan and the entries it deleted.
+    pub fn conntrack_scan(&self, deleted: u64) {
+        self.conntrack_scans.inc();
+        self.conntrack_deleted.inc_by(deleted);
+    }
+
+    /// Copies the packet path's counters in and encodes everything as OpenMetrics text.
+    pub fn render(&self) -> String {
+        let source = self
+            .dataplane
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(source) = source {
+            let sample = source();
+            for (verdict, tier, n) in sample.decisions {
+                let labels = DecisionLabels {
+                    verdict: verdict_name(verdict),
+                    tier: tier_name(tier),
+                };
+                store(&self.decisions.get_or_create(&labels), n);
+            }
+            store(&self.malformed_packets, sample.malformed_packets);
+            store(&self.queue_drops, sample.queue_drops);
+            store(&self.dropped_decisions, sample.dropped_decisions);
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+fn store(counter: &Counter, value: u64) {
+    counter
+        .inner()
+        .store(value, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The label value for a verdict.
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Allow => "allow",
+        Verdict::Deny => "deny",
+    }
+}
+
+/// The label value for a tier.
+pub fn tier_name(t: Tier) -> &'static str {
+    match t {
+        Tier::AdminNetworkPolicy => "admin-network-policy",
+        Tier::NetworkPolicy => "network-policy",
+        Tier::BaselineAdminNetworkPolicy => "baseline-admin-network-policy",
+        Tier::Default => "default",
+    }
+}
+
+/// The `/metrics` route.
+pub fn router(metrics: Metrics) -> Router {
+    Router::new()
+        .route("/metrics", get(serve))
+        .with_state(metrics)
+}
+
+async fn serve(State(metrics): State<Metrics>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn scrape(metrics: &Metrics) -> String {
+        let response = router(metrics.clone())
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text"),
+            "content type"
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn scrape_shows_control_and_dataplane_metrics() {
+        let metrics = Metrics::new();
+        metrics.set_generation(7);
+        metrics.set_objects(Kind::Pod, 3);
+        metrics.watch_event(Kind::NetworkPolicy);
+        metrics.rejected(Kind::AdminNetworkPolicy);
+        metrics.set_queue_statement("native");
+        metrics.set_queue_statement("xt-compat");
+        metrics.set_apiserver_reachable(true);
+        metrics.conntrack_scan(2);
+        metrics.set_dataplane(Arc::new(|| DataplaneSample {
+            decisions: vec![
+                (Verdict::Allow, Tier::Default, 10),
+                (Verdict::Deny, Tier::NetworkPolicy, 4),
+            ],
+            malformed_packets: 2,
+            queue_drops: 1,
+            dropped_decisions: 5,
+        }));
+        let text = scrape(&metrics).await;
+        let want = [
+            "verdict_index_generation 7",
+            "verdict_index_objects{kind=\"Pod\"} 3",
+            "verdict_watch_events_total{kind=\"NetworkPolicy\"} 1",
+            "verdict_index_rejected_objects_total{kind=\"AdminNetworkPolicy\"} 1",
+            "verdict_queue_statement_info{statement=\"xt-compat\"} 1",
+            "verdict_apiserver_reachable 1",
+            "verdict_conntrack_deleted_total 2",
+            "verdict_conntrack_scans_total 1",
+            "verdict_decisions_total{verdict=\"allow\",tier=\"default\"} 10",
+            "verdict_decisions_total{verdict=\"deny\",tier=\"network-policy\"} 4",
+            "verdict_malformed_packets_total 2",
+            "verdict_queue_drops_total 1",
+            "verdict_dropped_decisions_total 5",
+            "# EOF",
+        ];
+        for line in want {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("statement=\"native\""),
+            "only the current statement is shown"
+        );
+    }
+
+    #[tokio::test]
+    async fn dataplane_counters_follow_the_source_between_scrapes() {
+        let metrics = Metrics::new();
+        let count = Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let c = count.clone();
+        metrics.set_dataplane(Arc::new(move || DataplaneSample {
+            malformed_packets: c.load(std::sync::atomic::Ordering::Relaxed),
+            ..DataplaneSample::default()
+        }));
+        assert!(
+            scrape(&metrics)
+                .await
+                .contains("verdict_malformed_packets_total 1\n")
+        );
+        count.store(9, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            scrape(&metrics)
+                .await
+                .contains("verdict_malformed_packets_total 9\n")
+        );
+    }
+}
