@@ -157,10 +157,15 @@ pub struct AdminNetworkPolicyPort {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PortNumber {
-    /// TCP, UDP or SCTP.
+    /// TCP, UDP or SCTP; upstream defaults it to TCP (`+kubebuilder:default=TCP`).
+    #[serde(default = "default_protocol")]
     pub protocol: String,
     /// 1 to 65535.
     pub port: i32,
+}
+
+fn default_protocol() -> String {
+    "TCP".to_string()
 }
 
 /// An inclusive port range.

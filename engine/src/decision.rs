@@ -115,7 +115,9 @@ impl fmt::Display for Endpoint {
     /// `ns/pod`, `node/name` or the bare IP.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Pod { namespace, name, .. } => write!(f, "{namespace}/{name}"),
+            Endpoint::Pod {
+                namespace, name, ..
+            } => write!(f, "{namespace}/{name}"),
             Endpoint::Node { name } => write!(f, "node/{name}"),
             Endpoint::External { ip } => write!(f, "{ip}"),
         }

@@ -1,14 +1,32 @@
-//! The cluster index. CONTRACT SKELETON: signatures are fixed; bodies are filled in by the engine work.
-use std::collections::BTreeSet;
+//! The cluster index: a synchronous `apply`/`delete` structure fed by watches (agent) or files
+//! (CLI), and the [`Index::evaluate`] entry point.
+//!
+//! Every pod record carries the policies that select it (NetworkPolicies per direction, ANPs
+//! in evaluation order, the BANP). Those lists are kept up to date incrementally: a pod
+//! change recomputes that pod against the policies of its namespace and the ANPs; a policy
+//! change touches only the pods of its namespace (NetworkPolicy) or walks the pods once
+//! (ANP/BANP); a namespace relabel re-checks the ANP/BANP subjects of its pods. Evaluation then
+//! costs two IP lookups plus the rules of the policies that select the two pods.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use rustc_hash::FxHashMap;
 use verdict_crds::{AdminNetworkPolicy, BaselineAdminNetworkPolicy};
 
+use crate::admin_policy::AdminPolicy;
+use crate::labels::Labels;
+use crate::model::{NodeRecord, PodFacts, PodRecord};
+use crate::network_policy::NetworkPolicyRules;
 use crate::{Decision, Direction, DirectionDecision, Endpoint, Flow, Result};
 
 /// Any object the index understands.
+// Boxing the variants would change a public contract other crates build against; values are
+// short-lived (one per watch event or file document), so the size costs little.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum ClusterObject {
     /// A Namespace.
@@ -34,30 +52,654 @@ pub struct SelectedIps {
     pub v6: BTreeSet<Ipv6Addr>,
 }
 
-/// The cluster state, indexed for evaluation. `Clone + Send + Sync` so callers can publish snapshots.
-#[derive(Clone, Debug, Default)]
-pub struct Index {}
+/// Object counts, for metrics and logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Namespaces known from Namespace objects.
+    pub namespaces: usize,
+    /// Pods, with or without an IP.
+    pub pods: usize,
+    /// Nodes.
+    pub nodes: usize,
+    /// NetworkPolicies.
+    pub network_policies: usize,
+    /// AdminNetworkPolicies.
+    pub admin_network_policies: usize,
+    /// 1 when the BaselineAdminNetworkPolicy exists.
+    pub baseline_admin_network_policies: usize,
+}
 
-#[allow(unused_variables, missing_docs)]
+pub(crate) type PodId = u32;
+
+/// The cluster state, indexed for evaluation. `Clone + Send + Sync` so callers can publish
+/// snapshots; a clone copies maps of `Arc`s, never the records themselves.
+#[derive(Clone, Debug, Default)]
+pub struct Index {
+    generation: u64,
+    namespaces: HashMap<Arc<str>, NamespaceEntry>,
+    /// Pod records by id; `None` marks a free slot.
+    pods: Vec<Option<Arc<PodRecord>>>,
+    free: Vec<PodId>,
+    /// Non-hostNetwork pod addresses. Several pods may claim one address for a moment (a
+    /// deleted pod's IP reused before its delete arrives); the last one applied wins.
+    pod_by_ip: FxHashMap<IpAddr, Vec<PodId>>,
+    /// hostNetwork pod addresses: node addresses even when the Node object is unknown.
+    host_ips: FxHashMap<IpAddr, Vec<PodId>>,
+    pods_by_node: HashMap<Arc<str>, BTreeSet<PodId>>,
+    nodes: HashMap<Arc<str>, Arc<NodeRecord>>,
+    node_by_ip: FxHashMap<IpAddr, Vec<Arc<str>>>,
+    admin: BTreeMap<Arc<str>, Arc<AdminPolicy>>,
+    /// The same ANPs by ascending (priority, name).
+    admin_order: Vec<Arc<AdminPolicy>>,
+    baseline: Option<Arc<AdminPolicy>>,
+}
+
+#[derive(Clone, Debug)]
+struct NamespaceEntry {
+    /// True once a Namespace object was applied (entries also exist for pods and policies
+    /// whose namespace has not arrived yet).
+    known: bool,
+    labels: Arc<Labels>,
+    pods: BTreeMap<Arc<str>, PodId>,
+    policies: BTreeMap<Arc<str>, Arc<NetworkPolicyRules>>,
+}
+
+impl NamespaceEntry {
+    fn new(name: &str) -> Self {
+        NamespaceEntry {
+            known: false,
+            labels: Arc::new(Labels::for_namespace(name, None)),
+            pods: BTreeMap::new(),
+            policies: BTreeMap::new(),
+        }
+    }
+
+    fn is_unused(&self) -> bool {
+        !self.known && self.pods.is_empty() && self.policies.is_empty()
+    }
+}
+
 impl Index {
-    pub fn new() -> Self { Self::default() }
-    pub fn apply(&mut self, object: &ClusterObject) -> Result<()> { todo!() }
-    pub fn apply_namespace(&mut self, ns: &Namespace) -> Result<()> { todo!() }
-    pub fn delete_namespace(&mut self, name: &str) -> bool { todo!() }
-    pub fn apply_pod(&mut self, pod: &Pod) -> Result<()> { todo!() }
-    pub fn delete_pod(&mut self, namespace: &str, name: &str) -> bool { todo!() }
-    pub fn apply_node(&mut self, node: &Node) -> Result<()> { todo!() }
-    pub fn delete_node(&mut self, name: &str) -> bool { todo!() }
-    pub fn apply_network_policy(&mut self, np: &NetworkPolicy) -> Result<()> { todo!() }
-    pub fn delete_network_policy(&mut self, namespace: &str, name: &str) -> bool { todo!() }
-    pub fn apply_admin_network_policy(&mut self, anp: &AdminNetworkPolicy) -> Result<()> { todo!() }
-    pub fn delete_admin_network_policy(&mut self, name: &str) -> bool { todo!() }
-    pub fn apply_baseline_admin_network_policy(&mut self, banp: &BaselineAdminNetworkPolicy) -> Result<()> { todo!() }
-    pub fn delete_baseline_admin_network_policy(&mut self, name: &str) -> bool { todo!() }
-    pub fn evaluate(&self, flow: &Flow) -> Decision { todo!() }
-    pub fn evaluate_direction(&self, flow: &Flow, direction: Direction) -> DirectionDecision { todo!() }
-    pub fn endpoint(&self, ip: IpAddr) -> Endpoint { todo!() }
-    pub fn pod_ips(&self, namespace: &str, name: &str) -> Option<Vec<IpAddr>> { todo!() }
-    pub fn selected_pod_ips(&self, node: &str) -> SelectedIps { todo!() }
-    pub fn generation(&self) -> u64 { todo!() }
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies (creates or replaces) any object.
+    ///
+    /// # Errors
+    /// See the per-kind `apply_*` methods.
+    pub fn apply(&mut self, object: &ClusterObject) -> Result<()> {
+        match object {
+            ClusterObject::Namespace(o) => self.apply_namespace(o),
+            ClusterObject::Pod(o) => self.apply_pod(o),
+            ClusterObject::Node(o) => self.apply_node(o),
+            ClusterObject::NetworkPolicy(o) => self.apply_network_policy(o),
+            ClusterObject::AdminNetworkPolicy(o) => self.apply_admin_network_policy(o),
+            ClusterObject::BaselineAdminNetworkPolicy(o) => {
+                self.apply_baseline_admin_network_policy(o)
+            }
+        }
+    }
+
+    /// Applies a Namespace. Its labels always include `kubernetes.io/metadata.name`.
+    ///
+    /// # Errors
+    /// None today; the signature leaves room for validation.
+    pub fn apply_namespace(&mut self, ns: &Namespace) -> Result<()> {
+        let name = ns.metadata.name.as_deref().unwrap_or_default();
+        let labels = Labels::for_namespace(name, ns.metadata.labels.as_ref());
+        let entry = self.namespace_entry(name);
+        if entry.known && *entry.labels == labels {
+            return Ok(());
+        }
+        entry.known = true;
+        self.set_namespace_labels(name, labels);
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Forgets a Namespace's labels (its pods and policies stay until their own deletes
+    /// arrive). Returns whether it was known.
+    pub fn delete_namespace(&mut self, name: &str) -> bool {
+        let Some(entry) = self.namespaces.get_mut(name) else {
+            return false;
+        };
+        if !entry.known {
+            return false;
+        }
+        entry.known = false;
+        self.set_namespace_labels(name, Labels::for_namespace(name, None));
+        self.drop_namespace_if_unused(name);
+        self.generation += 1;
+        true
+    }
+
+    /// Applies a Pod. Pods without an IP (or in phase Succeeded/Failed) are indexed so
+    /// policies can select them, but no address maps to them.
+    ///
+    /// # Errors
+    /// An IP address or container port that does not parse.
+    pub fn apply_pod(&mut self, pod: &Pod) -> Result<()> {
+        let facts = PodFacts::from_pod(pod)?;
+        let existing = self
+            .namespaces
+            .get(&facts.namespace)
+            .and_then(|ns| ns.pods.get(&facts.name))
+            .copied();
+        if let Some(id) = existing {
+            if self.pod(id).same_facts(&facts) {
+                return Ok(());
+            }
+            self.unlink_pod(id);
+        }
+        let namespace = facts.namespace.clone();
+        let name = facts.name.clone();
+        let ns_labels = self.namespace_entry(&namespace).labels.clone();
+        let mut record = PodRecord::new(facts, ns_labels);
+        self.compute_selection(&mut record);
+        let id = match existing {
+            Some(id) => id,
+            None => self.allocate(),
+        };
+        self.pods[id as usize] = Some(Arc::new(record));
+        self.namespace_entry(&namespace).pods.insert(name, id);
+        self.link_pod(id);
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Deletes a Pod. Returns whether it was known.
+    pub fn delete_pod(&mut self, namespace: &str, name: &str) -> bool {
+        let Some(id) = self
+            .namespaces
+            .get_mut(namespace)
+            .and_then(|ns| ns.pods.remove(name))
+        else {
+            return false;
+        };
+        self.unlink_pod(id);
+        self.pods[id as usize] = None;
+        self.free.push(id);
+        self.drop_namespace_if_unused(namespace);
+        self.generation += 1;
+        true
+    }
+
+    /// Applies a Node: its labels (for ANP `nodes` peers) and InternalIP/ExternalIP
+    /// addresses.
+    ///
+    /// # Errors
+    /// None today; addresses that do not parse as IPs are skipped.
+    pub fn apply_node(&mut self, node: &Node) -> Result<()> {
+        let record = NodeRecord::from_node(node);
+        if self
+            .nodes
+            .get(&record.name)
+            .is_some_and(|old| **old == record)
+        {
+            return Ok(());
+        }
+        self.delete_node_addresses(&record.name);
+        for ip in &record.ips {
+            self.node_by_ip
+                .entry(*ip)
+                .or_default()
+                .push(record.name.clone());
+        }
+        self.nodes.insert(record.name.clone(), Arc::new(record));
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Deletes a Node. Returns whether it was known.
+    pub fn delete_node(&mut self, name: &str) -> bool {
+        if !self.nodes.contains_key(name) {
+            return false;
+        }
+        self.delete_node_addresses(name);
+        self.nodes.remove(name);
+        self.generation += 1;
+        true
+    }
+
+    /// Applies a NetworkPolicy, updating the selection of the pods in its namespace.
+    ///
+    /// # Errors
+    /// Any field the API server would reject (selectors, CIDRs, ports, protocols,
+    /// policyTypes), naming the object and the field's JSON path.
+    pub fn apply_network_policy(&mut self, np: &NetworkPolicy) -> Result<()> {
+        let policy = Arc::new(NetworkPolicyRules::compile(np)?);
+        let entry = self.namespace_entry(&policy.namespace);
+        if entry
+            .policies
+            .get(&policy.name)
+            .is_some_and(|old| **old == *policy)
+        {
+            return Ok(());
+        }
+        entry.policies.insert(policy.name.clone(), policy.clone());
+        let ids: Vec<PodId> = entry.pods.values().copied().collect();
+        for id in ids {
+            self.update_np_selection(id, &policy.name, Some(&policy));
+        }
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Deletes a NetworkPolicy. Returns whether it was known.
+    pub fn delete_network_policy(&mut self, namespace: &str, name: &str) -> bool {
+        let Some(entry) = self.namespaces.get_mut(namespace) else {
+            return false;
+        };
+        let Some(old) = entry.policies.remove(name) else {
+            return false;
+        };
+        let ids: Vec<PodId> = entry.pods.values().copied().collect();
+        for id in ids {
+            self.update_np_selection(id, &old.name, None);
+        }
+        self.drop_namespace_if_unused(namespace);
+        self.generation += 1;
+        true
+    }
+
+    /// Applies an AdminNetworkPolicy.
+    ///
+    /// # Errors
+    /// Priority outside 0..=1000, a subject with not exactly one field, or any invalid
+    /// selector, CIDR, port or protocol.
+    pub fn apply_admin_network_policy(&mut self, anp: &AdminNetworkPolicy) -> Result<()> {
+        let policy = Arc::new(AdminPolicy::compile_anp(anp)?);
+        if self
+            .admin
+            .get(policy.name())
+            .is_some_and(|old| **old == *policy)
+        {
+            return Ok(());
+        }
+        self.admin.insert(policy.name().clone(), policy.clone());
+        self.rebuild_admin_order();
+        self.update_admin_selection(policy.name(), Some(&policy));
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Deletes an AdminNetworkPolicy. Returns whether it was known.
+    pub fn delete_admin_network_policy(&mut self, name: &str) -> bool {
+        let Some(old) = self.admin.remove(name) else {
+            return false;
+        };
+        self.rebuild_admin_order();
+        self.update_admin_selection(old.name(), None);
+        self.generation += 1;
+        true
+    }
+
+    /// Applies the BaselineAdminNetworkPolicy.
+    ///
+    /// # Errors
+    /// A name other than `default`, or any invalid subject, selector, CIDR, port or protocol.
+    pub fn apply_baseline_admin_network_policy(
+        &mut self,
+        banp: &BaselineAdminNetworkPolicy,
+    ) -> Result<()> {
+        let policy = Arc::new(AdminPolicy::compile_banp(banp)?);
+        if self.baseline.as_ref().is_some_and(|old| **old == *policy) {
+            return Ok(());
+        }
+        self.baseline = Some(policy.clone());
+        self.update_baseline_selection(Some(&policy));
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Deletes the BaselineAdminNetworkPolicy. Returns whether it was known.
+    pub fn delete_baseline_admin_network_policy(&mut self, name: &str) -> bool {
+        if self
+            .baseline
+            .as_ref()
+            .is_none_or(|b| &*b.reference.name != name)
+        {
+            return false;
+        }
+        self.baseline = None;
+        self.update_baseline_selection(None);
+        self.generation += 1;
+        true
+    }
+
+    /// Judges a flow in both directions. Allowed only if the source's egress and the
+    /// destination's ingress both allow it.
+    ///
+    /// # Guarantees
+    /// Costs two address lookups plus the rules of the policies that select the source or
+    /// the destination pod; policies that select neither are never looked at.
+    pub fn evaluate(&self, flow: &Flow) -> Decision {
+        let src = self.resolve(flow.src_ip);
+        let dst = self.resolve(flow.dst_ip);
+        let egress = crate::evaluate::judge(Direction::Egress, flow, &src, &dst);
+        let ingress = crate::evaluate::judge(Direction::Ingress, flow, &dst, &src);
+        let verdict = if egress.verdict == crate::Verdict::Allow
+            && ingress.verdict == crate::Verdict::Allow
+        {
+            crate::Verdict::Allow
+        } else {
+            crate::Verdict::Deny
+        };
+        Decision {
+            flow: *flow,
+            src: src.endpoint(),
+            dst: dst.endpoint(),
+            verdict,
+            egress,
+            ingress,
+        }
+    }
+
+    /// Judges one direction only (the agent judges the direction its node owns).
+    pub fn evaluate_direction(&self, flow: &Flow, direction: Direction) -> DirectionDecision {
+        let src = self.resolve(flow.src_ip);
+        let dst = self.resolve(flow.dst_ip);
+        match direction {
+            Direction::Egress => crate::evaluate::judge(direction, flow, &src, &dst),
+            Direction::Ingress => crate::evaluate::judge(direction, flow, &dst, &src),
+        }
+    }
+
+    /// What an address is: a pod IP gives [`Endpoint::Pod`]; a node address (and so a
+    /// hostNetwork pod's) gives [`Endpoint::Node`]; anything else [`Endpoint::External`].
+    pub fn endpoint(&self, ip: IpAddr) -> Endpoint {
+        self.resolve(ip).endpoint()
+    }
+
+    /// The addresses of a pod (empty when it has none yet), or `None` if the pod is unknown.
+    pub fn pod_ips(&self, namespace: &str, name: &str) -> Option<Vec<IpAddr>> {
+        let id = *self.namespaces.get(namespace)?.pods.get(name)?;
+        Some(self.pod(id).ips.clone())
+    }
+
+    /// Addresses of the non-hostNetwork pods on `node` that at least one policy selects (an
+    /// NP of their namespace, an ANP or the BANP subject), in any direction.
+    pub fn selected_pod_ips(&self, node: &str) -> SelectedIps {
+        let mut out = SelectedIps::default();
+        for id in self.pods_by_node.get(node).into_iter().flatten() {
+            let pod = self.pod(*id);
+            if pod.host_network || !pod.is_selected() {
+                continue;
+            }
+            for ip in &pod.ips {
+                // Only addresses this pod currently owns (a reused IP belongs to the newest pod).
+                if self.pod_by_ip.get(ip).and_then(|o| o.last()) != Some(id) {
+                    continue;
+                }
+                match ip {
+                    IpAddr::V4(v4) => out.v4.insert(*v4),
+                    IpAddr::V6(v6) => out.v6.insert(*v6),
+                };
+            }
+        }
+        out
+    }
+
+    /// Increments on every change that can alter a decision or a selection.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// How many objects of each kind the index holds.
+    pub fn stats(&self) -> IndexStats {
+        IndexStats {
+            namespaces: self.namespaces.values().filter(|n| n.known).count(),
+            pods: self.pods.len() - self.free.len(),
+            nodes: self.nodes.len(),
+            network_policies: self.namespaces.values().map(|n| n.policies.len()).sum(),
+            admin_network_policies: self.admin.len(),
+            baseline_admin_network_policies: usize::from(self.baseline.is_some()),
+        }
+    }
+
+    // ---- internals ------------------------------------------------------------------
+
+    fn pod(&self, id: PodId) -> &PodRecord {
+        self.pods[id as usize]
+            .as_deref()
+            .expect("pod ids in the maps always point at live records")
+    }
+
+    fn pod_mut(&mut self, id: PodId) -> &mut PodRecord {
+        Arc::make_mut(
+            self.pods[id as usize]
+                .as_mut()
+                .expect("pod ids in the maps always point at live records"),
+        )
+    }
+
+    fn allocate(&mut self) -> PodId {
+        if let Some(id) = self.free.pop() {
+            return id;
+        }
+        self.pods.push(None);
+        PodId::try_from(self.pods.len() - 1).expect("fewer than 2^32 pods")
+    }
+
+    pub(crate) fn resolve(&self, ip: IpAddr) -> crate::evaluate::Resolved<'_> {
+        use crate::evaluate::Resolved;
+        if let Some(id) = self.pod_by_ip.get(&ip).and_then(|o| o.last()) {
+            return Resolved::Pod(ip, self.pod(*id));
+        }
+        if let Some(name) = self.node_by_ip.get(&ip).and_then(|n| n.last()) {
+            return Resolved::Node(ip, name, self.nodes.get(name).map(|n| &n.labels));
+        }
+        if let Some(id) = self.host_ips.get(&ip).and_then(|o| o.last())
+            && let Some(node) = &self.pod(*id).node
+        {
+            return Resolved::Node(ip, node, self.nodes.get(node).map(|n| &n.labels));
+        }
+        Resolved::External(ip)
+    }
+
+    fn namespace_entry(&mut self, name: &str) -> &mut NamespaceEntry {
+        if !self.namespaces.contains_key(name) {
+            self.namespaces
+                .insert(Arc::from(name), NamespaceEntry::new(name));
+        }
+        self.namespaces.get_mut(name).expect("inserted just above")
+    }
+
+    fn drop_namespace_if_unused(&mut self, name: &str) {
+        if self
+            .namespaces
+            .get(name)
+            .is_some_and(NamespaceEntry::is_unused)
+        {
+            self.namespaces.remove(name);
+        }
+    }
+
+    /// Sets a namespace's labels and re-checks the ANP/BANP subjects of its pods (NetworkPolicy
+    /// pod selectors do not look at namespace labels).
+    fn set_namespace_labels(&mut self, name: &str, labels: Labels) {
+        let entry = self.namespace_entry(name);
+        if *entry.labels == labels {
+            return;
+        }
+        let labels = Arc::new(labels);
+        entry.labels = labels.clone();
+        let ids: Vec<PodId> = entry.pods.values().copied().collect();
+        let admin = self.admin_order.clone();
+        let baseline = self.baseline.clone();
+        for id in ids {
+            let pod = self.pod_mut(id);
+            pod.namespace_labels = labels.clone();
+            compute_admin(pod, &admin, baseline.as_ref());
+        }
+    }
+
+    /// Fills a fresh record's selection lists from the current policies.
+    fn compute_selection(&self, pod: &mut PodRecord) {
+        pod.np_ingress.clear();
+        pod.np_egress.clear();
+        if !pod.host_network
+            && let Some(ns) = self.namespaces.get(&pod.namespace)
+        {
+            for np in ns.policies.values() {
+                if np.isolates(&pod.labels, Direction::Ingress) {
+                    pod.np_ingress.push(np.clone());
+                }
+                if np.isolates(&pod.labels, Direction::Egress) {
+                    pod.np_egress.push(np.clone());
+                }
+            }
+        }
+        compute_admin(pod, &self.admin_order, self.baseline.as_ref());
+    }
+
+    /// Replaces (or removes, with `None`) one NetworkPolicy in a pod's lists.
+    fn update_np_selection(
+        &mut self,
+        id: PodId,
+        name: &Arc<str>,
+        policy: Option<&Arc<NetworkPolicyRules>>,
+    ) {
+        let pod = self.pod(id);
+        let had = pod
+            .np_ingress
+            .iter()
+            .chain(&pod.np_egress)
+            .any(|p| p.name == *name);
+        let ingress = !pod.host_network
+            && policy.is_some_and(|p| p.isolates(&pod.labels, Direction::Ingress));
+        let egress =
+            !pod.host_network && policy.is_some_and(|p| p.isolates(&pod.labels, Direction::Egress));
+        if !had && !ingress && !egress {
+            return;
+        }
+        let pod = self.pod_mut(id);
+        for (list, selected) in [(&mut pod.np_ingress, ingress), (&mut pod.np_egress, egress)] {
+            list.retain(|p| p.name != *name);
+            if selected && let Some(policy) = policy {
+                let at = list.partition_point(|p| p.name < *name);
+                list.insert(at, policy.clone());
+            }
+        }
+    }
+
+    fn rebuild_admin_order(&mut self) {
+        let mut order: Vec<Arc<AdminPolicy>> = self.admin.values().cloned().collect();
+        order.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        self.admin_order = order;
+    }
+
+    /// Replaces (or removes, with `None`) one ANP in every pod's list.
+    fn update_admin_selection(&mut self, name: &Arc<str>, policy: Option<&Arc<AdminPolicy>>) {
+        for id in 0..self.pods.len() {
+            let Some(pod) = self.pods[id].as_deref() else {
+                continue;
+            };
+            let had = pod.admin.iter().any(|p| p.name() == name);
+            let selected = policy
+                .is_some_and(|p| p.selects(&pod.labels, &pod.namespace_labels, pod.host_network));
+            if !had && !selected {
+                continue;
+            }
+            let pod = self.pod_mut(id as PodId);
+            pod.admin.retain(|p| p.name() != name);
+            if selected && let Some(policy) = policy {
+                let key = policy.order_key();
+                let at = pod.admin.partition_point(|p| p.order_key() < key);
+                pod.admin.insert(at, policy.clone());
+            }
+        }
+    }
+
+    fn update_baseline_selection(&mut self, policy: Option<&Arc<AdminPolicy>>) {
+        for id in 0..self.pods.len() {
+            let Some(pod) = self.pods[id].as_deref() else {
+                continue;
+            };
+            let selected =
+                policy.filter(|p| p.selects(&pod.labels, &pod.namespace_labels, pod.host_network));
+            if pod.baseline.is_none() && selected.is_none() {
+                continue;
+            }
+            self.pod_mut(id as PodId).baseline = selected.cloned();
+        }
+    }
+
+    /// Adds a pod's addresses and node membership to the lookup maps.
+    fn link_pod(&mut self, id: PodId) {
+        let pod = self.pods[id as usize].clone().expect("live record");
+        let map = if pod.host_network {
+            &mut self.host_ips
+        } else {
+            &mut self.pod_by_ip
+        };
+        for ip in &pod.ips {
+            map.entry(*ip).or_default().push(id);
+        }
+        if let Some(node) = &pod.node {
+            self.pods_by_node
+                .entry(node.clone())
+                .or_default()
+                .insert(id);
+        }
+    }
+
+    /// Removes a pod's addresses and node membership from the lookup maps.
+    fn unlink_pod(&mut self, id: PodId) {
+        let pod = self.pods[id as usize].clone().expect("live record");
+        let map = if pod.host_network {
+            &mut self.host_ips
+        } else {
+            &mut self.pod_by_ip
+        };
+        for ip in &pod.ips {
+            if let Some(owners) = map.get_mut(ip) {
+                owners.retain(|o| *o != id);
+                if owners.is_empty() {
+                    map.remove(ip);
+                }
+            }
+        }
+        if let Some(node) = &pod.node
+            && let Some(set) = self.pods_by_node.get_mut(node)
+        {
+            set.remove(&id);
+            if set.is_empty() {
+                self.pods_by_node.remove(node);
+            }
+        }
+    }
+
+    fn delete_node_addresses(&mut self, name: &str) {
+        let Some(old) = self.nodes.get(name).cloned() else {
+            return;
+        };
+        for ip in &old.ips {
+            if let Some(names) = self.node_by_ip.get_mut(ip) {
+                names.retain(|n| &**n != name);
+                if names.is_empty() {
+                    self.node_by_ip.remove(ip);
+                }
+            }
+        }
+    }
+}
+
+/// Recomputes a pod's ANP list and BANP membership.
+fn compute_admin(
+    pod: &mut PodRecord,
+    admin_order: &[Arc<AdminPolicy>],
+    baseline: Option<&Arc<AdminPolicy>>,
+) {
+    pod.admin.clear();
+    for anp in admin_order {
+        if anp.selects(&pod.labels, &pod.namespace_labels, pod.host_network) {
+            pod.admin.push(anp.clone());
+        }
+    }
+    pod.baseline = baseline
+        .filter(|b| b.selects(&pod.labels, &pod.namespace_labels, pod.host_network))
+        .cloned();
 }

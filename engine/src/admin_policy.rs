@@ -1,0 +1,444 @@
+//! AdminNetworkPolicy and BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1),
+//! compiled into one form.
+//!
+//! Subjects and `namespaces`/`pods` peers never include hostNetwork pods. `nodes` peers match
+//! node addresses (InternalIP/ExternalIP), `networks` peers match any address. A peer with no
+//! field set (a CRD newer than this code) fails closed as upstream asks: it matches nothing in
+//! an Allow rule and turns a Deny or Pass rule into "deny everything". `domainNames` peers are
+//! not resolved and match nothing.
+
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use verdict_crds::{
+    AdminNetworkPolicy, AdminNetworkPolicyPort, AdminNetworkPolicyRuleAction,
+    AdminNetworkPolicySubject, BaselineAdminNetworkPolicy, BaselineAdminNetworkPolicyRuleAction,
+    NamespacedPod,
+};
+
+use crate::Result;
+use crate::decision::{Direction, PolicyKind, PolicyRef, RuleRef};
+use crate::flow::Protocol;
+use crate::labels::Labels;
+use crate::model::PodRecord;
+use crate::object::ObjectName;
+use crate::peers::{PeerKind, PeerView, parse_cidr};
+use crate::ports::{PortSpec, admin_policy_ports, ports_match};
+use crate::selector::Selector;
+
+use ipnet::IpNet;
+
+/// The only name a BaselineAdminNetworkPolicy may have.
+pub const BASELINE_NAME: &str = "default";
+
+/// What a matching rule does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    Allow,
+    Deny,
+    /// ANP only: skip the remaining ANPs and let NetworkPolicy, then BANP, decide.
+    Pass,
+}
+
+/// A compiled AdminNetworkPolicy or BaselineAdminNetworkPolicy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AdminPolicy {
+    pub(crate) reference: PolicyRef,
+    /// For ordering; 0 for the BANP, which is never ordered against anything.
+    pub(crate) priority: i32,
+    subject: Subject,
+    ingress: Box<[AdminRule]>,
+    egress: Box<[AdminRule]>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Subject {
+    Namespaces(Selector),
+    Pods {
+        namespaces: Selector,
+        pods: Selector,
+    },
+}
+
+/// One rule of an (B)ANP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AdminRule {
+    pub(crate) rule: RuleRef,
+    pub(crate) action: Action,
+    peers: Box<[AdminPeer]>,
+    ports: Box<[PortSpec]>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum AdminPeer {
+    /// Every address (a fail-closed Deny rule).
+    Everything,
+    /// Matches nothing (a fail-closed Allow rule, or domain names).
+    Nothing,
+    Namespaces(Selector),
+    Pods {
+        namespaces: Selector,
+        pods: Selector,
+    },
+    Nodes(Selector),
+    Networks(Box<[IpNet]>),
+}
+
+/// The fields an ingress or egress peer of either API can have.
+struct PeerFields<'a> {
+    namespaces: Option<&'a LabelSelector>,
+    pods: Option<&'a NamespacedPod>,
+    nodes: Option<&'a LabelSelector>,
+    networks: &'a [String],
+    domain_names: &'a [String],
+}
+
+/// The fields a rule of either API has.
+struct RuleFields<'a> {
+    name: Option<&'a str>,
+    action: Action,
+    peers: Vec<PeerFields<'a>>,
+    ports: Option<&'a [AdminNetworkPolicyPort]>,
+}
+
+impl AdminPolicy {
+    /// Compiles and validates an AdminNetworkPolicy.
+    ///
+    /// # Errors
+    /// Priority outside 0..=1000, an invalid subject, selector, CIDR or port.
+    pub(crate) fn compile_anp(anp: &AdminNetworkPolicy) -> Result<Self> {
+        let name = anp.metadata.name.as_deref().unwrap_or_default();
+        let object = ObjectName::cluster("AdminNetworkPolicy", name);
+        let spec = &anp.spec;
+        if !(0..=1000).contains(&spec.priority) {
+            return Err(object.field(
+                "spec.priority",
+                format!("{} is outside 0..=1000", spec.priority),
+            ));
+        }
+        let ingress = spec.ingress.iter().map(|r| RuleFields {
+            name: r.name.as_deref(),
+            action: anp_action(r.action),
+            peers: r
+                .from
+                .iter()
+                .map(|p| PeerFields {
+                    namespaces: p.namespaces.as_ref(),
+                    pods: p.pods.as_ref(),
+                    nodes: None,
+                    networks: &[],
+                    domain_names: &[],
+                })
+                .collect(),
+            ports: r.ports.as_deref(),
+        });
+        let egress = spec.egress.iter().map(|r| RuleFields {
+            name: r.name.as_deref(),
+            action: anp_action(r.action),
+            peers: r
+                .to
+                .iter()
+                .map(|p| PeerFields {
+                    namespaces: p.namespaces.as_ref(),
+                    pods: p.pods.as_ref(),
+                    nodes: p.nodes.as_ref(),
+                    networks: &p.networks,
+                    domain_names: &p.domain_names,
+                })
+                .collect(),
+            ports: r.ports.as_deref(),
+        });
+        Self::compile(
+            PolicyKind::AdminNetworkPolicy,
+            name,
+            spec.priority,
+            &spec.subject,
+            ingress,
+            egress,
+            &object,
+        )
+    }
+
+    /// Compiles and validates the BaselineAdminNetworkPolicy.
+    ///
+    /// # Errors
+    /// A name other than `default`, an invalid subject, selector, CIDR or port.
+    pub(crate) fn compile_banp(banp: &BaselineAdminNetworkPolicy) -> Result<Self> {
+        let name = banp.metadata.name.as_deref().unwrap_or_default();
+        let object = ObjectName::cluster("BaselineAdminNetworkPolicy", name);
+        if name != BASELINE_NAME {
+            return Err(object.field(
+                "metadata.name",
+                format!(
+                    "must be {BASELINE_NAME:?}: the cluster has one BaselineAdminNetworkPolicy"
+                ),
+            ));
+        }
+        let spec = &banp.spec;
+        let ingress = spec.ingress.iter().map(|r| RuleFields {
+            name: r.name.as_deref(),
+            action: banp_action(r.action),
+            peers: r
+                .from
+                .iter()
+                .map(|p| PeerFields {
+                    namespaces: p.namespaces.as_ref(),
+                    pods: p.pods.as_ref(),
+                    nodes: None,
+                    networks: &[],
+                    domain_names: &[],
+                })
+                .collect(),
+            ports: r.ports.as_deref(),
+        });
+        let egress = spec.egress.iter().map(|r| RuleFields {
+            name: r.name.as_deref(),
+            action: banp_action(r.action),
+            peers: r
+                .to
+                .iter()
+                .map(|p| PeerFields {
+                    namespaces: p.namespaces.as_ref(),
+                    pods: p.pods.as_ref(),
+                    nodes: p.nodes.as_ref(),
+                    networks: &p.networks,
+                    domain_names: &[],
+                })
+                .collect(),
+            ports: r.ports.as_deref(),
+        });
+        Self::compile(
+            PolicyKind::BaselineAdminNetworkPolicy,
+            name,
+            0,
+            &spec.subject,
+            ingress,
+            egress,
+            &object,
+        )
+    }
+
+    fn compile<'a>(
+        kind: PolicyKind,
+        name: &str,
+        priority: i32,
+        subject: &AdminNetworkPolicySubject,
+        ingress: impl Iterator<Item = RuleFields<'a>>,
+        egress: impl Iterator<Item = RuleFields<'a>>,
+        object: &ObjectName,
+    ) -> Result<Self> {
+        let subject = match (&subject.namespaces, &subject.pods) {
+            (Some(ns), None) => {
+                Subject::Namespaces(Selector::parse(ns, object, "spec.subject.namespaces")?)
+            }
+            (None, Some(p)) => Subject::Pods {
+                namespaces: Selector::parse(
+                    &p.namespace_selector,
+                    object,
+                    "spec.subject.pods.namespaceSelector",
+                )?,
+                pods: Selector::parse(&p.pod_selector, object, "spec.subject.pods.podSelector")?,
+            },
+            _ => {
+                return Err(object.field(
+                    "spec.subject",
+                    "exactly one of namespaces or pods must be set",
+                ));
+            }
+        };
+        let ingress = ingress
+            .enumerate()
+            .map(|(i, r)| AdminRule::compile(r, i, &format!("spec.ingress[{i}]"), "from", object))
+            .collect::<Result<Vec<_>>>()?;
+        let egress = egress
+            .enumerate()
+            .map(|(i, r)| AdminRule::compile(r, i, &format!("spec.egress[{i}]"), "to", object))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(AdminPolicy {
+            reference: PolicyRef {
+                kind,
+                namespace: None,
+                name: Arc::from(name),
+            },
+            priority,
+            subject,
+            ingress: ingress.into(),
+            egress: egress.into(),
+        })
+    }
+
+    /// The policy's name.
+    pub(crate) fn name(&self) -> &Arc<str> {
+        &self.reference.name
+    }
+
+    /// The evaluation order of ANPs: ascending priority, then name for determinism.
+    pub(crate) fn order_key(&self) -> (i32, &str) {
+        (self.priority, &self.reference.name)
+    }
+
+    /// True when the subject selects a (non-hostNetwork) pod with these labels.
+    pub(crate) fn selects(
+        &self,
+        pod_labels: &Labels,
+        namespace_labels: &Labels,
+        host_network: bool,
+    ) -> bool {
+        !host_network
+            && match &self.subject {
+                Subject::Namespaces(ns) => ns.matches(namespace_labels),
+                Subject::Pods { namespaces, pods } => {
+                    namespaces.matches(namespace_labels) && pods.matches(pod_labels)
+                }
+            }
+    }
+
+    /// The first rule in `direction` that matches the peer and port.
+    pub(crate) fn matching_rule(
+        &self,
+        direction: Direction,
+        peer: &PeerView<'_>,
+        protocol: Protocol,
+        port: u16,
+        dst_pod: Option<&PodRecord>,
+    ) -> Option<&AdminRule> {
+        let rules = match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        };
+        rules.iter().find(|r| {
+            ports_match(&r.ports, protocol, port, dst_pod)
+                && r.peers.iter().any(|p| p.matches(peer))
+        })
+    }
+}
+
+impl AdminRule {
+    fn compile(
+        fields: RuleFields<'_>,
+        index: usize,
+        path: &str,
+        peers_field: &str,
+        object: &ObjectName,
+    ) -> Result<Self> {
+        if let Some(name) = fields.name
+            && name.chars().count() > 100
+        {
+            return Err(object.field(
+                &format!("{path}.name"),
+                "may not be longer than 100 characters",
+            ));
+        }
+        if fields.peers.is_empty() {
+            return Err(object.field(
+                &format!("{path}.{peers_field}"),
+                "must have at least one peer",
+            ));
+        }
+        let mut action = fields.action;
+        let mut peers = Vec::with_capacity(fields.peers.len());
+        let mut fail_closed = false;
+        for (i, p) in fields.peers.iter().enumerate() {
+            let field = format!("{path}.{peers_field}[{i}]");
+            let set = usize::from(p.namespaces.is_some())
+                + usize::from(p.pods.is_some())
+                + usize::from(p.nodes.is_some())
+                + usize::from(!p.networks.is_empty())
+                + usize::from(!p.domain_names.is_empty());
+            if set > 1 {
+                return Err(object.field(&field, "exactly one peer type may be set"));
+            }
+            let peer = if let Some(ns) = p.namespaces {
+                AdminPeer::Namespaces(Selector::parse(ns, object, &format!("{field}.namespaces"))?)
+            } else if let Some(pods) = p.pods {
+                AdminPeer::Pods {
+                    namespaces: Selector::parse(
+                        &pods.namespace_selector,
+                        object,
+                        &format!("{field}.pods.namespaceSelector"),
+                    )?,
+                    pods: Selector::parse(
+                        &pods.pod_selector,
+                        object,
+                        &format!("{field}.pods.podSelector"),
+                    )?,
+                }
+            } else if let Some(nodes) = p.nodes {
+                AdminPeer::Nodes(Selector::parse(nodes, object, &format!("{field}.nodes"))?)
+            } else if !p.networks.is_empty() {
+                if p.networks.len() > 25 {
+                    return Err(object.field(
+                        &format!("{field}.networks"),
+                        "may not have more than 25 items",
+                    ));
+                }
+                let nets = p
+                    .networks
+                    .iter()
+                    .enumerate()
+                    .map(|(j, n)| parse_cidr(n, object, &format!("{field}.networks[{j}]")))
+                    .collect::<Result<Vec<_>>>()?;
+                AdminPeer::Networks(nets.into())
+            } else if !p.domain_names.is_empty() {
+                AdminPeer::Nothing
+            } else {
+                fail_closed = true;
+                AdminPeer::Nothing
+            };
+            peers.push(peer);
+        }
+        let ports = admin_policy_ports(fields.ports, object, &format!("{path}.ports"))?;
+        let ports = if fail_closed && action != Action::Allow {
+            action = Action::Deny;
+            peers = vec![AdminPeer::Everything];
+            Vec::new()
+        } else {
+            ports
+        };
+        Ok(AdminRule {
+            rule: RuleRef {
+                index,
+                name: fields.name.filter(|n| !n.is_empty()).map(Arc::from),
+            },
+            action,
+            peers: peers.into(),
+            ports: ports.into(),
+        })
+    }
+}
+
+impl AdminPeer {
+    fn matches(&self, peer: &PeerView<'_>) -> bool {
+        match self {
+            AdminPeer::Everything => true,
+            AdminPeer::Nothing => false,
+            AdminPeer::Namespaces(ns) => {
+                peer.pod().is_some_and(|p| ns.matches(&p.namespace_labels))
+            }
+            AdminPeer::Pods { namespaces, pods } => peer.pod().is_some_and(|p| {
+                namespaces.matches(&p.namespace_labels) && pods.matches(&p.labels)
+            }),
+            AdminPeer::Nodes(sel) => match peer.kind {
+                // A node known only through a hostNetwork pod has no labels yet.
+                PeerKind::Node { labels } => sel.matches(labels.unwrap_or(&Labels::default())),
+                _ => false,
+            },
+            AdminPeer::Networks(nets) => nets.iter().any(|n| n.contains(&peer.ip)),
+        }
+    }
+}
+
+fn anp_action(a: AdminNetworkPolicyRuleAction) -> Action {
+    match a {
+        AdminNetworkPolicyRuleAction::Allow => Action::Allow,
+        AdminNetworkPolicyRuleAction::Deny => Action::Deny,
+        AdminNetworkPolicyRuleAction::Pass => Action::Pass,
+    }
+}
+
+fn banp_action(a: BaselineAdminNetworkPolicyRuleAction) -> Action {
+    match a {
+        BaselineAdminNetworkPolicyRuleAction::Allow => Action::Allow,
+        BaselineAdminNetworkPolicyRuleAction::Deny => Action::Deny,
+    }
+}
