@@ -1,1 +1,115 @@
-//! (being written)
+//! The nftables ruleset: what the kernel must hold, and the code that keeps it there.
+//!
+//! ```text
+//!  RulesetConfig ─┐
+//!                 ├─► model::Ruleset::desired (pure) ─► render::nft_text (golden tests, docs)
+//!  QueueStatement ┘            │
+//!                              ▼
+//!  SelectedIps ──► diff::ElementDiff (pure) ─► encode (pure: rustables objects, Batch bytes)
+//!   (watch channel              │
+//!    from the index owner)      ▼
+//!                       syncer::Syncer ──netlink batch (atomic)──► kernel: inet table
+//!                       detect::detect_queue_statement (probe batch at startup)
+//! ```
+//!
+//! One `inet` table (default name `kube-verdict`) holds two sets of this node's pod addresses
+//! that at least one policy selects (`pods4`, `pods6`) and three base chains. Only new
+//! connections from or to those pods go to the queue; everything else is accepted in the kernel:
+//!
+//! | chain | hook, priority | covers | rules |
+//! |---|---|---|---|
+//! | `forward` | forward, filter (0) | pod→pod on this node, pod↔remote pod, remote node→pod, pod→remote node | established/related accept; ICMPv6 ND accept; `ct state new` and saddr or daddr in the sets → queue |
+//! | `input` | input, filter (0) | pod→this node | established/related accept; ICMPv6 ND accept; `ct state new` and saddr in the sets → queue |
+//! | `output` | output, filter (0) | this node→its pods | established/related accept; daddr in the sets accept (the health-check exception) |
+//!
+//! Why these priorities: Service DNAT runs at `dstnat` (-100) in prerouting and output, and
+//! conntrack at -200, so at priority 0 the destination is already the backend pod and the
+//! connection state is known. The node's own traffic to its pods (kubelet probes) is allowed
+//! by the NetworkPolicy spec, so `output` never queues; a remote node's traffic to a pod is
+//! judged on the pod's node in `forward`, as any other ingress.
+//!
+//! Who judges what: a connection is queued on the node of each local pod it touches, and the
+//! verdict worker judges only the directions of the pods on its node (egress of a local
+//! source, ingress of a local destination), so a cross-node connection is evaluated once per
+//! direction, never twice in full.
+//!
+//! The queue statement is native `queue` where the kernel has it (`CONFIG_NFT_QUEUE`) and the
+//! x_tables `NFQUEUE` target through `nft_compat` otherwise; [`detect_queue_statement`] probes
+//! this at startup. Both spread new connections over `queue_base..queue_base+queues` by CPU
+//! (`fanout`), and with fail-open both carry `bypass` (no listener: accept instead of drop).
+//!
+//! Start reading at [`model::Ruleset::desired`], then [`Syncer`].
+
+pub mod detect;
+pub mod diff;
+pub mod encode;
+pub mod model;
+pub mod render;
+pub mod syncer;
+
+#[cfg(test)]
+pub(crate) mod testns;
+#[cfg(test)]
+mod tests;
+
+pub use detect::detect_queue_statement;
+pub use model::{QueueStatement, RulesetConfig};
+pub use syncer::Syncer;
+
+/// Name of the set of selected local IPv4 pod addresses.
+pub const SET_V4: &str = "pods4";
+/// Name of the set of selected local IPv6 pod addresses.
+pub const SET_V6: &str = "pods6";
+/// Most elements in one set-element message: about 4,000 IPv4 elements overflow a 16-bit
+/// netlink attribute length.
+pub const ELEMENTS_PER_MESSAGE: usize = 1000;
+
+/// Why programming the ruleset failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The kernel refused a batch (the batch left nothing behind).
+    #[error("nftables batch for table inet {table} ({what}) failed: errno {errno}")]
+    Kernel {
+        /// The table.
+        table: String,
+        /// What the batch did.
+        what: &'static str,
+        /// The positive errno the kernel answered.
+        errno: i32,
+    },
+    /// Talking netlink failed before the kernel could answer.
+    #[error("nftables batch for table inet {table} ({what}) could not be sent")]
+    Netlink {
+        /// The table.
+        table: String,
+        /// What the batch did.
+        what: &'static str,
+        /// The socket error.
+        #[source]
+        source: rustables::error::QueryError,
+    },
+    /// rustables refused to build an object (a missing name; a bug here).
+    #[error("building nftables object {what}")]
+    Build {
+        /// The object.
+        what: &'static str,
+        /// The builder error.
+        #[source]
+        source: rustables::error::BuilderError,
+    },
+    /// Neither the native queue statement nor the xt NFQUEUE target is accepted.
+    #[error(
+        "this kernel accepts neither the nft queue statement (errno {native}) nor the xt NFQUEUE \
+         target through nft_compat (errno {compat}); enable CONFIG_NFT_QUEUE or CONFIG_NFT_COMPAT \
+         with CONFIG_NETFILTER_XT_TARGET_NFQUEUE"
+    )]
+    NoQueueStatement {
+        /// errno of the native probe.
+        native: i32,
+        /// errno of the compat probe.
+        compat: i32,
+    },
+}
+
+/// Result with the ruleset's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,327 @@
+//! The desired state as rustables objects and netlink batches. Pure: building a batch only
+//! writes bytes into a buffer; [`super::Syncer`] sends them.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use rustables::data_type::DataType;
+use rustables::expr::{
+    Bitwise, Cmp, CmpOp, ConnTrackState, Conntrack, ConntrackKey, HighLevelPayload,
+    ICMPv6HeaderField, IPv4HeaderField, IPv6HeaderField, Immediate, Lookup, Meta, MetaType,
+    NetworkHeaderField, Queue, Target, TransportHeaderField, VerdictKind,
+};
+use rustables::set::{SetBuilder, SetElementList};
+use rustables::{
+    Batch, Chain, ChainPolicy, ChainType, Hook as NftHook, HookClass, MsgType, ProtocolFamily,
+    Rule, Set, Table,
+};
+use verdict_engine::SelectedIps;
+
+use super::diff::ElementDiff;
+use super::model::{
+    Action, AddrField, ChainSpec, Family, Hook, Match, QueueSpec, QueueStatement, RuleSpec, Ruleset,
+};
+use super::{ELEMENTS_PER_MESSAGE, Error, Result, SET_V4, SET_V6};
+
+/// Keep each batch well under the ~208 KB socket send buffer.
+const BATCH_BUDGET_BYTES: usize = 120_000;
+// Wire size of one set element: list entry, key and data attribute headers (12) + the address.
+/// Generous upper bound for one rule or object message.
+const OBJECT_BYTES: usize = 512;
+
+const ICMPV6: u8 = 58;
+const ND_FIRST: u8 = 133;
+const ND_LAST: u8 = 137;
+
+fn build_err(what: &'static str) -> impl FnOnce(rustables::error::BuilderError) -> Error {
+    move |source| Error::Build { what, source }
+}
+
+/// The `inet` table.
+pub fn table(name: &str) -> Table {
+    Table::new(ProtocolFamily::Inet).with_name(name)
+}
+
+/// The two address sets, with set ids so rules in the same batch can find them.
+pub fn sets(table: &Table) -> Result<(Set, Set)> {
+    let mut v4 = SetBuilder::<Ipv4Addr>::new(SET_V4, table)
+        .map_err(build_err("set pods4"))?
+        .finish()
+        .0
+        .with_id(1u32);
+    v4.family = ProtocolFamily::Inet;
+    let mut v6 = SetBuilder::<Ipv6Addr>::new(SET_V6, table)
+        .map_err(build_err("set pods6"))?
+        .finish()
+        .0
+        .with_id(2u32);
+    v6.family = ProtocolFamily::Inet;
+    Ok((v4, v6))
+}
+
+/// A base chain: type filter, policy accept.
+pub fn chain(table: &Table, spec: &ChainSpec) -> Chain {
+    let class = match spec.hook {
+        Hook::Forward => HookClass::Forward,
+        Hook::Input => HookClass::In,
+        Hook::Output => HookClass::Out,
+    };
+    Chain::new(table)
+        .with_name(spec.name)
+        .with_hook(NftHook::new(class, spec.priority))
+        .with_type(ChainType::Filter)
+        .with_policy(ChainPolicy::Accept)
+}
+
+fn ct_state(rule: &mut Rule, states: ConnTrackState) -> Result<()> {
+    rule.add_expr(Conntrack::new(ConntrackKey::State));
+    // The ct state register is a host-order u32.
+    rule.add_expr(
+        Bitwise::new(states.bits().to_ne_bytes(), 0u32.to_ne_bytes())
+            .map_err(build_err("ct state mask"))?,
+    );
+    rule.add_expr(Cmp::new(CmpOp::Neq, 0u32.to_ne_bytes()));
+    Ok(())
+}
+
+fn add_match(rule: &mut Rule, m: &Match, v4: &Set, v6: &Set) -> Result<()> {
+    match m {
+        Match::Established => {
+            ct_state(rule, ConnTrackState::ESTABLISHED | ConnTrackState::RELATED)?
+        }
+        Match::New => ct_state(rule, ConnTrackState::NEW)?,
+        Match::NeighbourDiscovery => {
+            rule.add_expr(Meta::new(MetaType::L4Proto));
+            rule.add_expr(Cmp::new(CmpOp::Eq, [ICMPV6]));
+            rule.add_expr(
+                HighLevelPayload::Transport(TransportHeaderField::ICMPv6(ICMPv6HeaderField::Type))
+                    .build(),
+            );
+            rule.add_expr(Cmp::new(CmpOp::Gte, [ND_FIRST]));
+            rule.add_expr(Cmp::new(CmpOp::Lte, [ND_LAST]));
+        }
+        Match::AddrInSet(family, field) => {
+            // Raw payload + lookup, after an explicit nfproto check (an inet table sees both).
+            let (nfproto, payload, set) = match (family, field) {
+                (Family::V4, AddrField::Source) => (
+                    libc_nfproto::IPV4,
+                    NetworkHeaderField::IPv4(IPv4HeaderField::Saddr),
+                    v4,
+                ),
+                (Family::V4, AddrField::Destination) => (
+                    libc_nfproto::IPV4,
+                    NetworkHeaderField::IPv4(IPv4HeaderField::Daddr),
+                    v4,
+                ),
+                (Family::V6, AddrField::Source) => (
+                    libc_nfproto::IPV6,
+                    NetworkHeaderField::IPv6(IPv6HeaderField::Saddr),
+                    v6,
+                ),
+                (Family::V6, AddrField::Destination) => (
+                    libc_nfproto::IPV6,
+                    NetworkHeaderField::IPv6(IPv6HeaderField::Daddr),
+                    v6,
+                ),
+            };
+            rule.add_expr(Meta::new(MetaType::NfProto));
+            rule.add_expr(Cmp::new(CmpOp::Eq, [nfproto]));
+            rule.add_expr(HighLevelPayload::Network(payload).build());
+            rule.add_expr(Lookup::new(set).map_err(build_err("set lookup"))?);
+        }
+    }
+    Ok(())
+}
+
+/// `NFPROTO_*` values (stable kernel ABI).
+mod libc_nfproto {
+    pub const IPV4: u8 = 2;
+    pub const IPV6: u8 = 10;
+}
+
+/// The queue statement alone, as a rule expression.
+pub fn add_queue(rule: &mut Rule, q: &QueueSpec) {
+    match q.statement {
+        QueueStatement::Native => rule.add_expr(Queue::new(q.num, q.total, q.flags())),
+        QueueStatement::XtCompat => rule.add_expr(Target::nfqueue(q.num, q.total, q.flags())),
+    }
+}
+
+/// One rule of `chain`.
+pub fn rule(chain: &Chain, spec: &RuleSpec, q: &QueueSpec, v4: &Set, v6: &Set) -> Result<Rule> {
+    let mut rule = Rule::new(chain).map_err(build_err("rule"))?;
+    for m in &spec.matches {
+        add_match(&mut rule, m, v4, v6)?;
+    }
+    match spec.action {
+        Action::Accept => rule.add_expr(Immediate::new_verdict(VerdictKind::Accept)),
+        Action::Queue => add_queue(&mut rule, q),
+    }
+    Ok(rule)
+}
+
+/// A message that deletes every element of `set` (DELSETELEM without an element list).
+pub fn flush_set(table: &Table, set: &str) -> SetElementList {
+    let mut list = SetElementList::default()
+        .with_table(table.get_name().cloned().unwrap_or_default())
+        .with_set(set);
+    list.family = ProtocolFamily::Inet;
+    list
+}
+
+fn element_lists<K: DataType>(
+    table: &Table,
+    set: &str,
+    addrs: &[K],
+) -> Result<Vec<SetElementList>> {
+    addrs
+        .chunks(ELEMENTS_PER_MESSAGE)
+        .map(|chunk| {
+            let mut builder = SetBuilder::<K>::new(set, table).map_err(build_err("elements"))?;
+            for addr in chunk {
+                builder.add(addr);
+            }
+            let (_, mut list) = builder.finish();
+            list.family = ProtocolFamily::Inet;
+            Ok(list)
+        })
+        .collect()
+}
+
+/// Batches, each atomic, filled up to [`BATCH_BUDGET_BYTES`].
+struct Batches {
+    done: Vec<Batch>,
+    current: Batch,
+    bytes: usize,
+}
+
+impl Batches {
+    fn new() -> Self {
+        Batches {
+            done: Vec::new(),
+            current: Batch::new(),
+            bytes: 0,
+        }
+    }
+
+    fn room_for(&mut self, bytes: usize) {
+        if self.bytes > 0 && self.bytes + bytes > BATCH_BUDGET_BYTES {
+            let full = std::mem::replace(&mut self.current, Batch::new());
+            self.done.push(full);
+            self.bytes = 0;
+        }
+        self.bytes += bytes;
+    }
+
+    fn finish(mut self) -> Vec<Batch> {
+        if self.bytes > 0 {
+            self.done.push(self.current);
+        }
+        self.done
+    }
+}
+
+fn add_elements<K: DataType>(
+    batches: &mut Batches,
+    table: &Table,
+    set: &str,
+    addrs: &[K],
+    kind: MsgType,
+) -> Result<()> {
+    let per_element = 12 + K::LEN as usize;
+    for list in element_lists(table, set, addrs)? {
+        let n = addrs.len().min(ELEMENTS_PER_MESSAGE);
+        batches.room_for(OBJECT_BYTES + n * per_element);
+        batches.current.add(&list, kind);
+    }
+    Ok(())
+}
+
+/// Creates or adopts the table and makes it exactly `ruleset` holding `ips`.
+///
+/// # Guarantees
+/// The first batch holds the table, the sets, the chains, a flush and refill of both sets and
+/// a flush and refill of every chain, so an existing table is reconciled in one atomic step:
+/// no packet ever sees an empty set or chain, and conntrack is untouched, so established
+/// connections survive an agent restart. Only set elements beyond the first batch's budget
+/// (thousands of pods on one node) spill into further batches, and those only add elements.
+pub fn install(ruleset: &Ruleset, ips: &SelectedIps) -> Result<Vec<Batch>> {
+    let table = table(&ruleset.table);
+    let (v4, v6) = sets(&table)?;
+    let mut batches = Batches::new();
+    batches.room_for(OBJECT_BYTES * 4);
+    batches.current.add(&table, MsgType::Add);
+    batches.current.add(&v4, MsgType::Add);
+    batches.current.add(&v6, MsgType::Add);
+    let mut chains = Vec::new();
+    for spec in &ruleset.chains {
+        let c = chain(&table, spec);
+        batches.room_for(OBJECT_BYTES * (2 + spec.rules.len()));
+        batches.current.add(&c, MsgType::Add);
+        // No handle: delete every rule of the chain.
+        batches.current.add(
+            &Rule::new(&c).map_err(build_err("chain flush"))?,
+            MsgType::Del,
+        );
+        for r in &spec.rules {
+            batches
+                .current
+                .add(&rule(&c, r, &ruleset.queue, &v4, &v6)?, MsgType::Add);
+        }
+        chains.push(c);
+    }
+    batches.room_for(OBJECT_BYTES * 2);
+    batches
+        .current
+        .add(&flush_set(&table, SET_V4), MsgType::Del);
+    batches
+        .current
+        .add(&flush_set(&table, SET_V6), MsgType::Del);
+    let v4_addrs: Vec<Ipv4Addr> = ips.v4.iter().copied().collect();
+    let v6_addrs: Vec<Ipv6Addr> = ips.v6.iter().copied().collect();
+    add_elements(&mut batches, &table, SET_V4, &v4_addrs, MsgType::Add)?;
+    add_elements(&mut batches, &table, SET_V6, &v6_addrs, MsgType::Add)?;
+    Ok(batches.finish())
+}
+
+/// Applies `diff` to the sets of `table_name`: deletions, then additions, in as few atomic
+/// batches as fit (one for any realistic change).
+pub fn update(table_name: &str, diff: &ElementDiff) -> Result<Vec<Batch>> {
+    let table = table(table_name);
+    let mut batches = Batches::new();
+    add_elements(&mut batches, &table, SET_V4, &diff.del_v4, MsgType::Del)?;
+    add_elements(&mut batches, &table, SET_V6, &diff.del_v6, MsgType::Del)?;
+    add_elements(&mut batches, &table, SET_V4, &diff.add_v4, MsgType::Add)?;
+    add_elements(&mut batches, &table, SET_V6, &diff.add_v6, MsgType::Add)?;
+    Ok(batches.finish())
+}
+
+/// Deletes the table and everything in it.
+pub fn remove(table_name: &str) -> Batch {
+    let mut batch = Batch::new();
+    batch.add(&table(table_name), MsgType::Del);
+    batch
+}
+
+/// A self-cancelling probe: creates a scratch table with a regular chain holding one rule with
+/// `statement`, then deletes the table, all in one batch. The kernel either rejects the batch
+/// (the statement is unsupported) or commits it with no lasting effect.
+pub fn probe(scratch_table: &str, statement: QueueStatement) -> Result<Batch> {
+    let table = table(scratch_table);
+    let chain = Chain::new(&table).with_name("probe");
+    let mut rule = Rule::new(&chain).map_err(build_err("probe rule"))?;
+    add_queue(
+        &mut rule,
+        &QueueSpec {
+            statement,
+            num: 0,
+            total: 1,
+            bypass: true,
+        },
+    );
+    let mut batch = Batch::new();
+    batch.add(&table, MsgType::Add);
+    batch.add(&chain, MsgType::Add);
+    batch.add(&rule, MsgType::Add);
+    batch.add(&table, MsgType::Del);
+    Ok(batch)
+}

@@ -1,0 +1,243 @@
+//! The desired ruleset as plain data: no netlink, no rustables.
+
+/// How to feed the queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QueueStatement {
+    /// nftables `queue` (`CONFIG_NFT_QUEUE`).
+    Native,
+    /// x_tables `NFQUEUE` revision 3 through `nft_compat`, as `iptables-nft -j NFQUEUE` emits.
+    XtCompat,
+}
+
+impl QueueStatement {
+    /// `native` or `xt-compat`, for logs and the `queue_statement_info` metric.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueStatement::Native => "native",
+            QueueStatement::XtCompat => "xt-compat",
+        }
+    }
+}
+
+impl std::fmt::Display for QueueStatement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the ruleset is built from (the agent's flags).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulesetConfig {
+    /// Name of the `inet` table (`--table-name`).
+    pub table_name: String,
+    /// First queue number (`--queue-base`).
+    pub queue_base: u16,
+    /// Number of queues (`--queues`, 1..=16).
+    pub queues: u16,
+    /// Set `bypass` on the queue rule (`--fail-open`).
+    pub fail_open: bool,
+}
+
+impl Default for RulesetConfig {
+    fn default() -> Self {
+        RulesetConfig {
+            table_name: "kube-verdict".into(),
+            queue_base: 100,
+            queues: 1,
+            fail_open: true,
+        }
+    }
+}
+
+/// A netfilter hook this table attaches to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    /// Routed packets (pod to pod, pod to remote, remote to pod).
+    Forward,
+    /// Packets to this host.
+    Input,
+    /// Packets from this host.
+    Output,
+}
+
+impl Hook {
+    /// The nft keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hook::Forward => "forward",
+            Hook::Input => "input",
+            Hook::Output => "output",
+        }
+    }
+}
+
+/// IPv4 or IPv6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// IPv4 (`ip`).
+    V4,
+    /// IPv6 (`ip6`).
+    V6,
+}
+
+/// Source or destination address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddrField {
+    /// `saddr`.
+    Source,
+    /// `daddr`.
+    Destination,
+}
+
+/// One condition of a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Match {
+    /// `ct state established,related`.
+    Established,
+    /// `ct state new`.
+    New,
+    /// `icmpv6 type 133-137` (router/neighbour solicitation and advertisement, redirect).
+    NeighbourDiscovery,
+    /// `ip saddr @pods4` and the like.
+    AddrInSet(Family, AddrField),
+}
+
+/// What a matching rule does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `accept`.
+    Accept,
+    /// Hand the packet to the verdict workers.
+    Queue,
+}
+
+/// One rule: all matches, then the action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleSpec {
+    /// Conditions, all of which must hold.
+    pub matches: Vec<Match>,
+    /// The verdict.
+    pub action: Action,
+}
+
+/// One base chain (type filter, policy accept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSpec {
+    /// Chain name (same as the hook keyword).
+    pub name: &'static str,
+    /// The hook.
+    pub hook: Hook,
+    /// The priority (0 = `filter`).
+    pub priority: i32,
+    /// Rules in order.
+    pub rules: Vec<RuleSpec>,
+}
+
+/// The queue statement's parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// Native or compat.
+    pub statement: QueueStatement,
+    /// First queue.
+    pub num: u16,
+    /// Number of queues.
+    pub total: u16,
+    /// Accept when nobody listens (fail-open).
+    pub bypass: bool,
+}
+
+impl QueueSpec {
+    /// `NFT_QUEUE_FLAG_*` / `NFQ_FLAG_*` bits (the same values): bypass 1, cpu-fanout 2.
+    /// Fanout is always on: the verdict thread for queue `base + i` is pinned to CPU `i`.
+    pub fn flags(&self) -> u16 {
+        let fanout = rustables::expr::QUEUE_FLAG_CPU_FANOUT;
+        if self.bypass {
+            fanout | rustables::expr::QUEUE_FLAG_BYPASS
+        } else {
+            fanout
+        }
+    }
+}
+
+/// The whole table (without its set elements, which change on their own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ruleset {
+    /// Table name.
+    pub table: String,
+    /// The queue statement every `Queue` action uses.
+    pub queue: QueueSpec,
+    /// Base chains.
+    pub chains: Vec<ChainSpec>,
+}
+
+/// Filter priority: after conntrack (-200) and DNAT (-100) in every hook used here.
+pub const PRIORITY_FILTER: i32 = 0;
+
+fn queue_from(family: Family, field: AddrField) -> RuleSpec {
+    RuleSpec {
+        matches: vec![Match::New, Match::AddrInSet(family, field)],
+        action: Action::Queue,
+    }
+}
+
+fn accept(matches: Vec<Match>) -> RuleSpec {
+    RuleSpec {
+        matches,
+        action: Action::Accept,
+    }
+}
+
+impl Ruleset {
+    /// The ruleset the agent wants for `cfg`, using `statement` to queue.
+    pub fn desired(cfg: &RulesetConfig, statement: QueueStatement) -> Ruleset {
+        use AddrField::{Destination, Source};
+        use Family::{V4, V6};
+        let established = || accept(vec![Match::Established]);
+        let nd = || accept(vec![Match::NeighbourDiscovery]);
+        Ruleset {
+            table: cfg.table_name.clone(),
+            queue: QueueSpec {
+                statement,
+                num: cfg.queue_base,
+                total: cfg.queues.max(1),
+                bypass: cfg.fail_open,
+            },
+            chains: vec![
+                ChainSpec {
+                    name: "forward",
+                    hook: Hook::Forward,
+                    priority: PRIORITY_FILTER,
+                    rules: vec![
+                        established(),
+                        nd(),
+                        queue_from(V4, Source),
+                        queue_from(V4, Destination),
+                        queue_from(V6, Source),
+                        queue_from(V6, Destination),
+                    ],
+                },
+                ChainSpec {
+                    name: "input",
+                    hook: Hook::Input,
+                    priority: PRIORITY_FILTER,
+                    rules: vec![
+                        established(),
+                        nd(),
+                        queue_from(V4, Source),
+                        queue_from(V6, Source),
+                    ],
+                },
+                ChainSpec {
+                    name: "output",
+                    hook: Hook::Output,
+                    priority: PRIORITY_FILTER,
+                    rules: vec![
+                        established(),
+                        accept(vec![Match::AddrInSet(V4, Destination)]),
+                        accept(vec![Match::AddrInSet(V6, Destination)]),
+                    ],
+                },
+            ],
+        }
+    }
+}
