@@ -1,0 +1,228 @@
+//! Which conntrack entries strict mode deletes (pure).
+//!
+//! An entry is deleted when the old index allowed its connection and the new one denies it,
+//! judging only the directions this node owns: the egress of a local source pod and the ingress of
+//! a local destination pod (the other end's node judges the rest). Connections that were already
+//! denied before the change are not touched: they predate the policy and are not "newly" denied.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use verdict_engine::{Direction, Endpoint, Flow, Index, Verdict};
+
+use super::message::Entry;
+
+/// Answers the two questions strict mode asks of an index.
+pub trait Judge {
+    /// Whether `ip` belongs to a pod on this node.
+    fn is_local_pod(&self, ip: IpAddr) -> bool;
+    /// The verdict for one direction of `flow`.
+    fn direction(&self, flow: &Flow, direction: Direction) -> Verdict;
+}
+
+/// An engine index seen from one node.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexJudge<'a> {
+    /// The index.
+    pub index: &'a Index,
+    /// This node's name.
+    pub node: &'a str,
+}
+
+impl Judge for IndexJudge<'_> {
+    fn is_local_pod(&self, ip: IpAddr) -> bool {
+        matches!(self.index.endpoint(ip), Endpoint::Pod { node: Some(n), .. } if &*n == self.node)
+    }
+
+    fn direction(&self, flow: &Flow, direction: Direction) -> Verdict {
+        self.index.evaluate_direction(flow, direction).verdict
+    }
+}
+
+/// The verdict this node gives `flow`: a deny in any direction it owns denies.
+pub fn verdict_here(judge: &impl Judge, flow: &Flow) -> Verdict {
+    let owned = [
+        (judge.is_local_pod(flow.src_ip), Direction::Egress),
+        (judge.is_local_pod(flow.dst_ip), Direction::Ingress),
+    ];
+    let denied = owned
+        .iter()
+        .any(|(mine, direction)| *mine && judge.direction(flow, *direction) == Verdict::Deny);
+    if denied {
+        Verdict::Deny
+    } else {
+        Verdict::Allow
+    }
+}
+
+/// The entries `old` allowed and `new` denies, each once, in input order.
+pub fn newly_denied(entries: &[Entry], old: &impl Judge, new: &impl Judge) -> Vec<Entry> {
+    let mut seen = HashSet::new();
+    entries
+        .iter()
+        .filter(|e| seen.insert(**e))
+        .filter(|e| {
+            e.flow().is_some_and(|flow| {
+                verdict_here(new, &flow) == Verdict::Deny
+                    && verdict_here(old, &flow) == Verdict::Allow
+            })
+        })
+        .copied()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conntrack::message::{L4, Tuple};
+
+    /// A judge from a table: local pods, and (src, dst port, direction) pairs that are denied.
+    struct Table {
+        local: Vec<&'static str>,
+        denied: Vec<(&'static str, u16, Direction)>,
+    }
+
+    impl Judge for Table {
+        fn is_local_pod(&self, ip: IpAddr) -> bool {
+            self.local
+                .iter()
+                .any(|l| l.parse::<IpAddr>().unwrap() == ip)
+        }
+        fn direction(&self, flow: &Flow, direction: Direction) -> Verdict {
+            let hit = self.denied.iter().any(|(src, port, d)| {
+                src.parse::<IpAddr>().unwrap() == flow.src_ip
+                    && *port == flow.dst_port
+                    && *d == direction
+            });
+            if hit { Verdict::Deny } else { Verdict::Allow }
+        }
+    }
+
+    fn entry(src: &str, dst: &str, port: u16) -> Entry {
+        let t = |s: &str, d: &str, sp, dp| Tuple {
+            src: s.parse().unwrap(),
+            dst: d.parse().unwrap(),
+            proto: 6,
+            l4: L4::Ports { src: sp, dst: dp },
+        };
+        Entry {
+            orig: t(src, dst, 40000, port),
+            reply: t(dst, src, port, 40000),
+            zone: 0,
+            id: None,
+        }
+    }
+
+    const A: &str = "10.0.0.1"; // local
+    const B: &str = "10.0.0.2"; // local
+    const R: &str = "10.0.1.9"; // remote
+
+    #[test]
+    fn selection() {
+        let allow_all = || Table {
+            local: vec![A, B],
+            denied: vec![],
+        };
+        let cases: Vec<(&str, Table, Table, Vec<Entry>, Vec<Entry>)> = vec![
+            (
+                "no change deletes nothing",
+                allow_all(),
+                allow_all(),
+                vec![entry(A, B, 80), entry(R, A, 80)],
+                vec![],
+            ),
+            (
+                "new ingress deny on a local destination",
+                allow_all(),
+                Table {
+                    local: vec![A, B],
+                    denied: vec![(R, 80, Direction::Ingress)],
+                },
+                vec![entry(R, A, 80), entry(R, A, 81)],
+                vec![entry(R, A, 80)],
+            ),
+            (
+                "new egress deny on a local source",
+                allow_all(),
+                Table {
+                    local: vec![A, B],
+                    denied: vec![(A, 443, Direction::Egress)],
+                },
+                vec![entry(A, R, 443), entry(B, R, 443)],
+                vec![entry(A, R, 443)],
+            ),
+            (
+                "the remote side's direction is not ours to judge",
+                allow_all(),
+                Table {
+                    local: vec![A, B],
+                    denied: vec![(A, 80, Direction::Ingress)],
+                },
+                vec![entry(A, R, 80)],
+                vec![],
+            ),
+            (
+                "already denied before is left alone",
+                Table {
+                    local: vec![A, B],
+                    denied: vec![(R, 80, Direction::Ingress)],
+                },
+                Table {
+                    local: vec![A, B],
+                    denied: vec![(R, 80, Direction::Ingress)],
+                },
+                vec![entry(R, A, 80)],
+                vec![],
+            ),
+            (
+                "a now-allowed connection is left alone",
+                Table {
+                    local: vec![A, B],
+                    denied: vec![(R, 80, Direction::Ingress)],
+                },
+                allow_all(),
+                vec![entry(R, A, 80)],
+                vec![],
+            ),
+            (
+                "local to local seen by both dumps is deleted once",
+                allow_all(),
+                Table {
+                    local: vec![A, B],
+                    denied: vec![(A, 80, Direction::Ingress)],
+                },
+                vec![entry(A, B, 80), entry(A, B, 80)],
+                vec![entry(A, B, 80)],
+            ),
+            (
+                "a pod that left the node is not judged here",
+                allow_all(),
+                Table {
+                    local: vec![B],
+                    denied: vec![(R, 80, Direction::Ingress)],
+                },
+                vec![entry(R, A, 80)],
+                vec![],
+            ),
+        ];
+        for (name, old, new, entries, want) in cases {
+            assert_eq!(newly_denied(&entries, &old, &new), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn unsupported_protocols_are_never_deleted() {
+        let mut gre = entry(A, B, 0);
+        gre.orig.proto = 47;
+        gre.orig.l4 = L4::Other;
+        let old = Table {
+            local: vec![A, B],
+            denied: vec![],
+        };
+        let new = Table {
+            local: vec![A, B],
+            denied: vec![(A, 0, Direction::Egress)],
+        };
+        assert!(newly_denied(&[gre], &old, &new).is_empty());
+    }
+}
