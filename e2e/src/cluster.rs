@@ -1,0 +1,784 @@
+//! Netns nodes and pods, and the Node/Pod objects that describe them in the API server.
+//!
+//! Wiring (what kindnet's ptp plugin and Calico do, so every pod packet crosses the node's
+//! netfilter hooks without a bridge):
+//! - underlay: netns `vd<id>-ul` with bridge `br0`; node N's `eth0` is `10.250.0.(10+N)/24`;
+//! - node N owns pod CIDR `10.251.N.0/24` and routes every other node's CIDR via that node's
+//!   underlay address; `ip_forward=1`, `rp_filter=0`;
+//! - pod: netns `vd<id>-<ns>-<pod>`, `eth0` with `10.251.N.K/32`, default route via the gateway
+//!   `10.251.N.1` (link scope); the node side of the veth holds `10.251.N.1/32` and a `/32` host
+//!   route to the pod;
+//! - a hostNetwork pod is the node's netns and address.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use ipnet::Ipv4Net;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::netns::{self, PREFIX, ip_batch};
+use crate::probe::{self, Matrix, Port};
+use crate::process::ManagedProcess;
+use crate::servers::{self, SctpRegistry, ServerSet};
+use crate::stale::{StateFile, cleanup_stale};
+use crate::{NODE_KIND_LABEL, new_run_id, work_root};
+
+/// Image name on netns pods' containers; nothing pulls it (there is no kubelet).
+pub const NETNS_POD_IMAGE: &str = "kube-verdict.local/netns-pod:e2e";
+
+/// A netns node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestNode {
+    /// Node name (also the Node object's name).
+    pub name: String,
+    /// Its network namespace (`ip netns exec <netns> ...`).
+    pub netns: String,
+    /// Its address on the underlay (the Node's InternalIP, the hostIP of its pods).
+    pub underlay_ip: Ipv4Addr,
+    /// Its pod CIDR (`10.251.N.0/24`).
+    pub pod_cidr: Ipv4Net,
+    /// Index N (1-based) that the addresses derive from.
+    pub index: u8,
+}
+
+impl TestNode {
+    /// The address of the node side of every pod veth (pods' default gateway).
+    pub fn gateway(&self) -> Ipv4Addr {
+        let o = self.pod_cidr.network().octets();
+        Ipv4Addr::new(o[0], o[1], o[2], 1)
+    }
+
+    /// `ip netns exec <netns> <program>`: a command that runs inside this node.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &self.netns]).arg(program);
+        cmd
+    }
+}
+
+/// A netns pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestPod {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Its IP (the node's underlay IP for a hostNetwork pod).
+    pub ip: Ipv4Addr,
+    /// Its network namespace (the node's for a hostNetwork pod).
+    pub netns: String,
+    /// The node it runs on.
+    pub node: String,
+    /// Whether it shares the node's network namespace.
+    pub host_network: bool,
+    /// Ports it serves.
+    pub ports: Vec<Port>,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl TestPod {
+    /// `namespace/name`, the key used in a [`Matrix`].
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// What pod to create: `PodSpec::new("x", "a").label("pod", "a").node("n1").serve(Port::tcp(80))`.
+#[derive(Debug, Clone, Default)]
+pub struct PodSpec {
+    /// Namespace (created with its default ServiceAccount if missing).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Node name (must have been added with [`NetnsCluster::add_node`]).
+    pub node: String,
+    /// Share the node's network namespace.
+    pub host_network: bool,
+    /// Ports to serve (also listed as named container ports, see [`Port::name`]).
+    pub ports: Vec<Port>,
+}
+
+impl PodSpec {
+    /// A pod `namespace/name` with no labels, ports or node yet.
+    pub fn new(namespace: &str, name: &str) -> PodSpec {
+        PodSpec {
+            namespace: namespace.into(),
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+    /// Adds a label.
+    pub fn label(mut self, key: &str, value: &str) -> PodSpec {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+    /// Adds labels.
+    pub fn labels<'a>(mut self, labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> PodSpec {
+        self.labels.extend(
+            labels
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        self
+    }
+    /// Puts it on a node.
+    pub fn node(mut self, node: &str) -> PodSpec {
+        self.node = node.into();
+        self
+    }
+    /// Makes it a hostNetwork pod.
+    pub fn host_network(mut self) -> PodSpec {
+        self.host_network = true;
+        self
+    }
+    /// Serves a port.
+    pub fn serve(mut self, port: Port) -> PodSpec {
+        self.ports.push(port);
+        self
+    }
+    /// Serves ports.
+    pub fn serve_all(mut self, ports: &[Port]) -> PodSpec {
+        self.ports.extend_from_slice(ports);
+        self
+    }
+}
+
+#[derive(Debug)]
+struct PodEntry {
+    pod: TestPod,
+    _servers: ServerSet,
+    veth: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    nodes: Vec<TestNode>,
+    pods: BTreeMap<String, PodEntry>,
+    processes: Vec<ManagedProcess>,
+    used_ips: HashSet<Ipv4Addr>,
+    veth_counter: u32,
+    namespaces: HashSet<String>,
+}
+
+/// Netns nodes and pods joined by an underlay, mirrored as Node/Pod objects in the API server
+/// (when given a client). See the module docs for the wiring.
+///
+/// # Guarantees
+/// Dropping it stops its servers and the processes started with [`NetnsCluster::spawn_in`],
+/// and deletes every network namespace it created (and with them their veths and nftables
+/// tables). API objects are left to the control plane's own teardown.
+pub struct NetnsCluster {
+    id: String,
+    client: Option<kube::Client>,
+    underlay: String,
+    registry: Arc<SctpRegistry>,
+    inner: Mutex<Inner>,
+    logs_dir: PathBuf,
+    state: StateFile,
+}
+
+impl std::fmt::Debug for NetnsCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetnsCluster")
+            .field("id", &self.id)
+            .field("with_api", &self.client.is_some())
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> serde_json::Value {
+    serde_json::to_value(Time(k8s_openapi::jiff::Timestamp::now())).unwrap_or_default()
+}
+
+impl NetnsCluster {
+    /// An empty cluster (just the underlay). With `client`, nodes and pods are also created as
+    /// API objects with kubelet-like status; without, only the kernel side exists.
+    pub async fn new(client: Option<kube::Client>) -> Result<NetnsCluster> {
+        if let Err(e) = cleanup_stale() {
+            tracing::warn!(error = %e, "stale cleanup failed");
+        }
+        let id = new_run_id();
+        let logs_dir = work_root().join(format!("netns-{id}"));
+        std::fs::create_dir_all(&logs_dir).map_err(|e| Error::io("creating", &logs_dir, e))?;
+        let state = StateFile::create(&id, Some(&logs_dir))?;
+        let underlay = format!("{PREFIX}{id}-ul");
+        let cluster = NetnsCluster {
+            id,
+            client,
+            underlay: underlay.clone(),
+            registry: Arc::default(),
+            inner: Mutex::default(),
+            logs_dir,
+            state,
+        };
+        netns::create(&underlay)?;
+        ip_batch(
+            &underlay,
+            &["link add br0 type bridge".into(), "link set br0 up".into()],
+        )?;
+        Ok(cluster)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The run id; every netns is named `vd<id>-...`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The prefix of every network namespace this cluster creates.
+    pub fn netns_prefix(&self) -> String {
+        format!("{PREFIX}{}-", self.id)
+    }
+
+    /// The nodes added so far.
+    pub fn nodes(&self) -> Vec<TestNode> {
+        self.lock().nodes.clone()
+    }
+
+    /// The pods that exist now.
+    pub fn pods(&self) -> Vec<TestPod> {
+        self.lock().pods.values().map(|e| e.pod.clone()).collect()
+    }
+
+    /// One node by name.
+    pub fn node(&self, name: &str) -> Option<TestNode> {
+        self.lock().nodes.iter().find(|n| n.name == name).cloned()
+    }
+
+    /// One pod by namespace and name.
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<TestPod> {
+        self.lock()
+            .pods
+            .get(&format!("{namespace}/{name}"))
+            .map(|e| e.pod.clone())
+    }
+
+    /// Adds a netns node joined to the underlay with routes to every other node's pod CIDR,
+    /// and (with a client) a Ready Node object with that podCIDR and InternalIP.
+    pub async fn add_node(&self, name: &str) -> Result<TestNode> {
+        let (node, others) = {
+            let inner = self.lock();
+            if inner.nodes.iter().any(|n| n.name == name) {
+                return Err(Error::Invalid(format!("node {name} already exists")));
+            }
+            let index = u8::try_from(inner.nodes.len() + 1)
+                .ok()
+                .filter(|i| *i <= 200)
+                .ok_or_else(|| Error::Invalid("at most 200 netns nodes".into()))?;
+            let node = TestNode {
+                name: name.to_string(),
+                netns: format!("{PREFIX}{}-{name}", self.id),
+                underlay_ip: Ipv4Addr::new(10, 250, 0, 10 + index),
+                pod_cidr: Ipv4Net::new(Ipv4Addr::new(10, 251, index, 0), 24)
+                    .expect("/24 is a valid prefix"),
+                index,
+            };
+            (node, inner.nodes.clone())
+        };
+        netns::create(&node.netns)?;
+        let ul_if = format!("n{}", node.index);
+        ip_batch(
+            &self.underlay,
+            &[
+                format!(
+                    "link add {ul_if} type veth peer name eth0 netns {}",
+                    node.netns
+                ),
+                format!("link set {ul_if} master br0"),
+                format!("link set {ul_if} up"),
+            ],
+        )?;
+        let mut cmds = vec![
+            format!("addr add {}/24 dev eth0", node.underlay_ip),
+            "link set eth0 up".into(),
+        ];
+        for other in &others {
+            cmds.push(format!(
+                "route add {} via {}",
+                other.pod_cidr, other.underlay_ip
+            ));
+        }
+        ip_batch(&node.netns, &cmds)?;
+        for other in &others {
+            ip_batch(
+                &other.netns,
+                &[format!(
+                    "route add {} via {}",
+                    node.pod_cidr, node.underlay_ip
+                )],
+            )?;
+        }
+        for (key, value) in [
+            ("net.ipv4.ip_forward", "1"),
+            ("net.ipv4.conf.all.rp_filter", "0"),
+            ("net.ipv4.conf.default.rp_filter", "0"),
+            ("net.ipv4.conf.all.send_redirects", "0"),
+        ] {
+            netns::sysctl(&node.netns, key, value)?;
+        }
+        self.lock().nodes.push(node.clone());
+        if let Some(client) = &self.client {
+            create_node_object(client, &node).await?;
+        }
+        Ok(node)
+    }
+
+    /// Creates a namespace (with labels) in the API server if it does not exist, and waits for
+    /// its `default` ServiceAccount so pods can be admitted.
+    pub async fn ensure_namespace(&self, name: &str, labels: &[(&str, &str)]) -> Result<()> {
+        let Some(client) = &self.client else {
+            return Ok(());
+        };
+        if self.lock().namespaces.contains(name) && labels.is_empty() {
+            return Ok(());
+        }
+        let api: Api<Namespace> = Api::all(client.clone());
+        let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}});
+        api.patch(
+            name,
+            &PatchParams::apply("verdict-e2e").force(),
+            &Patch::Apply(&ns),
+        )
+        .await
+        .map_err(|e| Error::kube(format!("applying namespace {name}"), e))?;
+        let sa: Api<ServiceAccount> = Api::namespaced(client.clone(), name);
+        let t0 = Instant::now();
+        while !matches!(sa.get_opt("default").await, Ok(Some(_))) {
+            if t0.elapsed() > Duration::from_secs(30) {
+                return Err(Error::Timeout {
+                    what: format!("ServiceAccount {name}/default"),
+                    seconds: 30.0,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.lock().namespaces.insert(name.to_string());
+        Ok(())
+    }
+
+    /// Creates a pod: its netns and veth (unless hostNetwork), its servers, and (with a client)
+    /// the Pod object bound to its node with Running/Ready status, podIP(s) and hostIP(s).
+    pub async fn add_pod(&self, spec: PodSpec) -> Result<TestPod> {
+        let key = format!("{}/{}", spec.namespace, spec.name);
+        let (node, ip, veth) = {
+            let mut inner = self.lock();
+            if inner.pods.contains_key(&key) {
+                return Err(Error::Invalid(format!("pod {key} already exists")));
+            }
+            let node = inner
+                .nodes
+                .iter()
+                .find(|n| n.name == spec.node)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::Invalid(format!("pod {key}: unknown node {:?}", spec.node))
+                })?;
+            if spec.host_network {
+                (node.clone(), node.underlay_ip, None)
+            } else {
+                let ip = node
+                    .pod_cidr
+                    .hosts()
+                    .skip(1) // .1 is the gateway
+                    .find(|ip| !inner.used_ips.contains(ip))
+                    .ok_or_else(|| Error::Invalid(format!("pod CIDR of {} is full", node.name)))?;
+                inner.used_ips.insert(ip);
+                inner.veth_counter += 1;
+                (node, ip, Some(format!("veth{:x}", inner.veth_counter)))
+            }
+        };
+        let pod_netns = if spec.host_network {
+            node.netns.clone()
+        } else {
+            format!("{PREFIX}{}-{}-{}", self.id, spec.namespace, spec.name)
+        };
+        let result = self
+            .wire_and_serve(&spec, &node, ip, &pod_netns, veth.as_deref())
+            .await;
+        let servers = match result {
+            Ok(servers) => servers,
+            Err(e) => {
+                if !spec.host_network {
+                    let _ = netns::delete(&pod_netns);
+                }
+                self.lock().used_ips.remove(&ip);
+                return Err(e);
+            }
+        };
+        let pod = TestPod {
+            namespace: spec.namespace.clone(),
+            name: spec.name.clone(),
+            ip,
+            netns: pod_netns,
+            node: node.name.clone(),
+            host_network: spec.host_network,
+            ports: spec.ports.clone(),
+            labels: spec.labels.clone(),
+        };
+        self.lock().pods.insert(
+            key,
+            PodEntry {
+                pod: pod.clone(),
+                _servers: servers,
+                veth,
+            },
+        );
+        if let Some(client) = &self.client {
+            self.ensure_namespace(&spec.namespace, &[]).await?;
+            create_pod_object(client, &pod, &node).await?;
+        }
+        Ok(pod)
+    }
+
+    async fn wire_and_serve(
+        &self,
+        spec: &PodSpec,
+        node: &TestNode,
+        ip: Ipv4Addr,
+        pod_netns: &str,
+        veth: Option<&str>,
+    ) -> Result<ServerSet> {
+        if let Some(veth) = veth {
+            let gw = node.gateway();
+            netns::create(pod_netns)?;
+            ip_batch(
+                &node.netns,
+                &[format!(
+                    "link add {veth} type veth peer name eth0 netns {pod_netns}"
+                )],
+            )?;
+            ip_batch(
+                pod_netns,
+                &[
+                    format!("addr add {ip}/32 dev eth0"),
+                    "link set eth0 up".into(),
+                    format!("route add {gw} dev eth0 scope link"),
+                    format!("route add default via {gw} dev eth0"),
+                ],
+            )?;
+            ip_batch(
+                &node.netns,
+                &[
+                    format!("addr add {gw}/32 dev {veth}"),
+                    format!("link set {veth} up"),
+                    format!("route add {ip}/32 dev {veth} scope link src {gw}"),
+                ],
+            )?;
+        }
+        servers::start(pod_netns, &spec.ports, &self.registry).await
+    }
+
+    /// Replaces a pod's labels (in the API server and in [`TestPod::labels`]).
+    pub async fn relabel_pod(&self, pod: &TestPod, labels: &[(&str, &str)]) -> Result<TestPod> {
+        let new: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(client) = &self.client {
+            let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+            let current = api
+                .get(&pod.name)
+                .await
+                .map_err(|e| Error::kube(format!("reading pod {}", pod.key()), e))?
+                .metadata
+                .labels
+                .unwrap_or_default();
+            let mut patch = serde_json::Map::new();
+            for k in current.keys().filter(|k| !new.contains_key(*k)) {
+                patch.insert(k.clone(), serde_json::Value::Null);
+            }
+            for (k, v) in &new {
+                patch.insert(k.clone(), json!(v));
+            }
+            api.patch(
+                &pod.name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": patch}})),
+            )
+            .await
+            .map_err(|e| Error::kube(format!("relabelling pod {}", pod.key()), e))?;
+        }
+        let mut inner = self.lock();
+        let entry = inner
+            .pods
+            .get_mut(&pod.key())
+            .ok_or_else(|| Error::Invalid(format!("unknown pod {}", pod.key())))?;
+        entry.pod.labels = new;
+        Ok(entry.pod.clone())
+    }
+
+    /// Deletes a pod: the API object (grace period 0, as a kubelet confirms), its servers, and
+    /// its netns and veth.
+    pub async fn delete_pod(&self, pod: &TestPod) -> Result<()> {
+        if let Some(client) = &self.client {
+            let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+            match api
+                .delete(
+                    &pod.name,
+                    &DeleteParams {
+                        grace_period_seconds: Some(0),
+                        ..Default::default()
+                    },
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(Error::kube(format!("deleting pod {}", pod.key()), e)),
+            }
+        }
+        let entry = self.lock().pods.remove(&pod.key());
+        if let Some(entry) = entry {
+            drop(entry._servers);
+            if entry.veth.is_some() {
+                netns::delete(&entry.pod.netns)?;
+                self.lock().used_ips.remove(&entry.pod.ip);
+            }
+        }
+        Ok(())
+    }
+
+    /// Probes `to:port` from inside `from`'s network namespace. See [`crate::probe`] for what
+    /// reachable means per protocol.
+    pub async fn probe(
+        &self,
+        from: &TestPod,
+        to: Ipv4Addr,
+        port: Port,
+        timeout: Duration,
+    ) -> Result<bool> {
+        probe::probe(&from.netns, to, port, timeout, &self.registry).await
+    }
+
+    /// Probes every (from, to, port) over `pods` concurrently (pods probe themselves too), and
+    /// returns the observed matrix.
+    pub async fn probe_matrix(
+        &self,
+        pods: &[TestPod],
+        ports: &[Port],
+        timeout: Duration,
+    ) -> Result<Matrix> {
+        let keys: Vec<String> = pods.iter().map(TestPod::key).collect();
+        let mut matrix = Matrix::filled(&keys, ports, false);
+        let mut jobs = Vec::new();
+        for from in pods {
+            for to in pods {
+                for port in ports {
+                    jobs.push((from.clone(), to.clone(), *port));
+                }
+            }
+        }
+        let results: Vec<(String, String, Port, Result<bool>)> = futures::stream::iter(jobs)
+            .map(|(from, to, port)| async move {
+                let r = self.probe(&from, to.ip, port, timeout).await;
+                (from.key(), to.key(), port, r)
+            })
+            .buffer_unordered(128)
+            .collect()
+            .await;
+        for (from, to, port, r) in results {
+            matrix.set(&from, &to, port, r?);
+        }
+        Ok(matrix)
+    }
+
+    /// Starts `program args...` inside a network namespace (a node's, for an agent), logging to
+    /// `<logs>/<name>.log`; it is killed when the cluster is dropped or on
+    /// [`NetnsCluster::stop_process`]. Returns its pid.
+    pub fn spawn_in(
+        &self,
+        netns: &str,
+        name: &str,
+        program: &Path,
+        args: &[String],
+        envs: &[(String, String)],
+    ) -> Result<u32> {
+        let log = self.logs_dir.join(format!("{name}.log"));
+        let process = ManagedProcess::spawn(name, program, args, envs, Some(netns), &log)?;
+        let pid = process
+            .pid()
+            .ok_or_else(|| Error::Invalid(format!("{name} has no pid")))?;
+        self.state.add_pid(pid)?;
+        self.lock().processes.push(process);
+        Ok(pid)
+    }
+
+    /// Stops a process started with [`NetnsCluster::spawn_in`] (SIGTERM, then SIGKILL after
+    /// `grace`).
+    pub fn stop_process(&self, pid: u32, grace: Duration) {
+        let process = {
+            let mut inner = self.lock();
+            let i = inner.processes.iter().position(|p| p.pid() == Some(pid));
+            i.map(|i| inner.processes.remove(i))
+        };
+        if let Some(mut p) = process {
+            p.stop(grace);
+            self.state.remove_pid(pid);
+        }
+    }
+
+    /// Whether a process started with [`NetnsCluster::spawn_in`] is still running.
+    pub fn process_running(&self, pid: u32) -> bool {
+        let mut inner = self.lock();
+        inner
+            .processes
+            .iter_mut()
+            .any(|p| p.pid() == Some(pid) && p.exited().is_none())
+    }
+
+    /// Where [`NetnsCluster::spawn_in`] processes log.
+    pub fn logs_dir(&self) -> &Path {
+        &self.logs_dir
+    }
+}
+
+impl Drop for NetnsCluster {
+    fn drop(&mut self) {
+        let mut inner = std::mem::take(&mut *self.lock());
+        for mut p in inner.processes.drain(..) {
+            p.stop(Duration::from_secs(3));
+        }
+        let pods = std::mem::take(&mut inner.pods);
+        drop(pods); // closes the servers' sockets
+        for ns in netns::list_with_prefix(&self.netns_prefix()) {
+            if let Err(e) = netns::delete(&ns) {
+                eprintln!("[e2e] could not delete netns {ns}: {e}");
+            }
+        }
+        let failed = std::thread::panicking();
+        let has_logs = std::fs::read_dir(&self.logs_dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if (failed || crate::keep_requested()) && has_logs {
+            eprintln!(
+                "[e2e] netns cluster {} logs kept in {}",
+                self.id,
+                self.logs_dir.display()
+            );
+        } else {
+            let _ = std::fs::remove_dir_all(&self.logs_dir);
+        }
+    }
+}
+
+async fn create_node_object(client: &kube::Client, node: &TestNode) -> Result<()> {
+    let api: Api<Node> = Api::all(client.clone());
+    let obj: Node = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node.name,
+            "labels": {
+                NODE_KIND_LABEL: "netns",
+                "kubernetes.io/hostname": node.name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+            },
+        },
+        "spec": { "podCIDR": node.pod_cidr.to_string(), "podCIDRs": [node.pod_cidr.to_string()] },
+    }))
+    .map_err(|source| Error::Json {
+        what: format!("node {}", node.name),
+        source,
+    })?;
+    match api.create(&PostParams::default(), &obj).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => return Err(Error::kube(format!("creating node {}", node.name), e)),
+    }
+    let now = now();
+    let status = json!({"status": {
+        "addresses": [
+            {"type": "InternalIP", "address": node.underlay_ip.to_string()},
+            {"type": "Hostname", "address": node.name},
+        ],
+        "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+        "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+        "conditions": [{
+            "type": "Ready", "status": "True", "reason": "KubeletReady",
+            "message": "netns node managed by verdict-e2e",
+            "lastHeartbeatTime": now, "lastTransitionTime": now,
+        }],
+        "nodeInfo": {
+            "architecture": "amd64", "operatingSystem": "linux", "kernelVersion": "", "osImage": "netns",
+            "containerRuntimeVersion": "netns://verdict-e2e", "kubeletVersion": "v1.36.3",
+            "kubeProxyVersion": "", "machineID": "", "systemUUID": "", "bootID": "",
+        },
+    }});
+    api.patch_status(&node.name, &PatchParams::default(), &Patch::Merge(status))
+        .await
+        .map_err(|e| Error::kube(format!("writing status of node {}", node.name), e))?;
+    Ok(())
+}
+
+async fn create_pod_object(client: &kube::Client, pod: &TestPod, node: &TestNode) -> Result<()> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+    let ports: Vec<serde_json::Value> = pod
+        .ports
+        .iter()
+        .map(|p| {
+            let mut v =
+                json!({"name": p.name(), "containerPort": p.number, "protocol": p.protocol.k8s()});
+            if pod.host_network {
+                v["hostPort"] = json!(p.number);
+            }
+            v
+        })
+        .collect();
+    let obj: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
+        "spec": {
+            "nodeName": node.name,
+            "hostNetwork": pod.host_network,
+            "automountServiceAccountToken": false,
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "serve", "image": NETNS_POD_IMAGE, "ports": ports}],
+        },
+    }))
+    .map_err(|source| Error::Json {
+        what: format!("pod {}", pod.key()),
+        source,
+    })?;
+    api.create(&PostParams::default(), &obj)
+        .await
+        .map_err(|e| Error::kube(format!("creating pod {}", pod.key()), e))?;
+    let now = now();
+    let condition = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": now});
+    let status = json!({"status": {
+        "phase": "Running",
+        "conditions": [condition("PodScheduled"), condition("Initialized"), condition("ContainersReady"), condition("Ready")],
+        "podIP": pod.ip.to_string(),
+        "podIPs": [{"ip": pod.ip.to_string()}],
+        "hostIP": node.underlay_ip.to_string(),
+        "hostIPs": [{"ip": node.underlay_ip.to_string()}],
+        "startTime": now,
+        "containerStatuses": [{
+            "name": "serve", "ready": true, "started": true, "restartCount": 0,
+            "image": NETNS_POD_IMAGE, "imageID": "", "containerID": format!("netns://{}", pod.netns),
+            "state": {"running": {"startedAt": now}},
+        }],
+    }});
+    api.patch_status(&pod.name, &PatchParams::default(), &Patch::Merge(status))
+        .await
+        .map_err(|e| Error::kube(format!("writing status of pod {}", pod.key()), e))?;
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! kwok: fake nodes and pods at scale, kept away from the netns nodes by an annotation selector.
+
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::Api;
+use kube::api::PostParams;
+
+use crate::NODE_KIND_LABEL;
+use crate::bins::kwok_stage_paths;
+use crate::error::{Error, Result};
+
+/// The annotation (key=value) that makes kwok manage a node. Netns nodes never carry it.
+pub const KWOK_NODE_ANNOTATION: (&str, &str) = ("kwok.x-k8s.io/node", "fake");
+
+/// How to run kwok.
+#[derive(Debug, Clone)]
+pub struct KwokOptions {
+    /// Pod CIDR kwok assigns fake pod IPs from. Keep it apart from the service range
+    /// (10.96.0.0/16) and the netns ranges (10.250.0.0/24, 10.251.0.0/16).
+    pub cidr: String,
+    /// The IP kwok reports for its nodes.
+    pub node_ip: String,
+}
+
+impl Default for KwokOptions {
+    fn default() -> Self {
+        KwokOptions {
+            cidr: "10.244.0.0/16".into(),
+            node_ip: "10.249.0.1".into(),
+        }
+    }
+}
+
+pub(crate) fn args(options: &KwokOptions, kubeconfig: &Path) -> Result<Vec<String>> {
+    let (key, value) = KWOK_NODE_ANNOTATION;
+    let mut args = vec![
+        format!("--kubeconfig={}", kubeconfig.display()),
+        "--manage-all-nodes=false".into(),
+        format!("--manage-nodes-with-annotation-selector={key}={value}"),
+        format!("--cidr={}", options.cidr),
+        format!("--node-ip={}", options.node_ip),
+    ];
+    for stage in kwok_stage_paths()? {
+        args.push(format!("--config={}", stage.display()));
+    }
+    Ok(args)
+}
+
+/// A kwok-managed Node object.
+pub(crate) fn node(name: &str) -> Node {
+    let (key, value) = KWOK_NODE_ANNOTATION;
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": { key: value, "node.alpha.kubernetes.io/ttl": "0" },
+            "labels": {
+                "type": "kwok",
+                NODE_KIND_LABEL: "kwok",
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/role": "agent",
+            },
+        },
+        "spec": {},
+    }))
+    .expect("a static node object is valid")
+}
+
+pub(crate) async fn create_nodes(
+    client: &kube::Client,
+    prefix: &str,
+    count: usize,
+) -> Result<Vec<String>> {
+    let api: Api<Node> = Api::all(client.clone());
+    let names: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
+    // Creating nodes one by one is the slow part at scale; keep a few requests in flight.
+    use futures::StreamExt;
+    let results: Vec<Result<()>> = futures::stream::iter(names.clone())
+        .map(|name| {
+            let api = api.clone();
+            async move {
+                match api.create(&PostParams::default(), &node(&name)).await {
+                    Ok(_) => Ok(()),
+                    Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+                    Err(e) => Err(Error::kube(format!("creating kwok node {name}"), e)),
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(names)
+}
