@@ -1,1 +1,43 @@
-//! Conformance cases (being written).
+//! Upstream conformance cases as data: the sig-network NetworkPolicy e2e suite (kubernetes
+//! v1.36) and the network-policy-api v0.1.7 AdminNetworkPolicy/BaselineAdminNetworkPolicy
+//! conformance tests, ported case for case into plain values that any runner can execute.
+//!
+//! ```text
+//!   netpol.rs ─┐                         ┌─► engine/tests (Index::apply/evaluate, in-process)
+//!   anp.rs   ──┼─► Vec<Case> ─► runner ──┤
+//!              │   model + steps          └─► e2e (real pods, real packets)
+//!   model.rs ──┘   (actions, then a TruthTable per Probe)
+//! ```
+//!
+//! A [`Case`] is a [`Model`] (namespaces, pods and nodes without addresses) and a list of
+//! [`Step`]s. A step's [`Action`]s change the cluster (apply or delete a policy, relabel a
+//! namespace or pod); its [`Expectation`]s give, for each [`Probe`] (protocol and port), the full
+//! [`TruthTable`] of which client reaches which server. The runner assigns addresses, applies
+//! the actions, probes every pair and prints [`Comparison`] on a mismatch.
+//!
+//! Start with [`case`] for the shapes, then [`netpol::cases`] to see a case written out.
+//!
+//! This crate depends on nothing but the API types, so the engine's tests and the packet-level
+//! e2e suite share it. It has no error type: nothing here is fallible, and a case that names a
+//! pod its model lacks is a bug that panics with the pod's name.
+#![forbid(unsafe_code)]
+
+pub mod anp;
+pub mod case;
+pub mod fixture;
+pub mod model;
+pub mod netpol;
+pub mod truth_table;
+
+pub use case::{
+    Action, AddressBook, Case, Expectation, Policy, PolicyId, PolicySource, Probe, Protocol, Step,
+};
+pub use model::{Model, PodName};
+pub use truth_table::{Comparison, Peer, TruthTable};
+
+/// Every case: the netpol suite, then ANP, then BANP.
+pub fn all_cases() -> Vec<Case> {
+    let mut cases = netpol::cases();
+    cases.extend(anp::cases());
+    cases
+}
