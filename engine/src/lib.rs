@@ -46,3 +46,6 @@ pub use error::{Error, Result};
 pub use flow::{Flow, Protocol};
 pub use index::{ClusterObject, Index, IndexStats, SelectedIps};
 pub use reason::PolicyName;
+
+#[cfg(test)]
+mod tests;
