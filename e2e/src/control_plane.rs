@@ -579,10 +579,15 @@ impl ControlPlane {
     }
 
     /// Installs kube-verdict's CRDs (`manifests/crds/`, if present) and the upstream
-    /// AdminNetworkPolicy/BaselineAdminNetworkPolicy CRDs from the Go module cache.
+    /// AdminNetworkPolicy/BaselineAdminNetworkPolicy CRDs from the Go module cache. Where
+    /// `manifests/crds/` carries a copy of an upstream file, the module cache's original wins.
     pub async fn install_project_crds(&self) -> Result<()> {
-        let mut paths = bins::upstream_crd_paths()?;
-        paths.extend(bins::project_crd_paths());
+        let upstream = bins::upstream_crd_paths()?;
+        let mut paths: Vec<PathBuf> = bins::project_crd_paths()
+            .into_iter()
+            .filter(|p| !upstream.iter().any(|u| u.file_name() == p.file_name()))
+            .collect();
+        paths.extend(upstream);
         self.install_crds(&paths).await
     }
 

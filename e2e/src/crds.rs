@@ -25,7 +25,9 @@ pub(crate) async fn install(cp: &ControlPlane, paths: &[PathBuf]) -> Result<()> 
             if value["kind"] == "CustomResourceDefinition"
                 && let Some(name) = value["metadata"]["name"].as_str()
             {
-                names.push(name.to_string());
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
             }
         }
         let path_str = path.display().to_string();
