@@ -82,19 +82,6 @@ impl Netns {
             .expect("netns thread panicked")
         })
     }
-
-    /// Spawns a long-lived thread inside this namespace.
-    pub fn spawn<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> std::thread::JoinHandle<T> {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::spawn(move || {
-            let fd = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            setns(&fd, CloneFlags::CLONE_NEWNET).expect("setns");
-            f()
-        })
-    }
 }
 
 impl Drop for Netns {

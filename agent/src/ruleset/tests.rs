@@ -157,7 +157,7 @@ fn element_diffs() {
     for (name, current, desired, want) in cases {
         let got = ElementDiff::between(&current, &desired);
         assert_eq!(got, want, "{name}");
-        assert_eq!(got.is_empty(), want.len() == 0, "{name}");
+        assert_eq!(got.is_empty(), want.is_empty(), "{name}");
     }
 }
 

@@ -1,0 +1,341 @@
+//! Worker tests: judging by ownership, counters, and (with VERDICT_E2E) real packets through a
+//! real queue in a network namespace.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde_json::json;
+use verdict_engine::{Endpoint, Flow, Index, Protocol, Tier, Verdict};
+
+use super::counters::{Counters, LatencyHistogram};
+use super::judge::judge;
+
+/// `pod("client", "node-a", "10.77.0.2").label("app", "client")`.
+pub(crate) struct PodBuilder {
+    name: String,
+    node: String,
+    ip: String,
+    labels: serde_json::Map<String, serde_json::Value>,
+}
+
+pub(crate) fn pod(name: &str, node: &str, ip: &str) -> PodBuilder {
+    PodBuilder {
+        name: name.into(),
+        node: node.into(),
+        ip: ip.into(),
+        labels: serde_json::Map::new(),
+    }
+}
+
+impl PodBuilder {
+    pub(crate) fn label(mut self, k: &str, v: &str) -> Self {
+        self.labels.insert(k.into(), v.into());
+        self
+    }
+    pub(crate) fn build(self) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": self.name, "namespace": "default", "labels": self.labels},
+            "spec": {"nodeName": self.node, "containers": [{"name": "c"}]},
+            "status": {"phase": "Running", "podIP": self.ip, "podIPs": [{"ip": self.ip}]}
+        }))
+        .unwrap()
+    }
+}
+
+/// A NetworkPolicy in `default` selecting `app=<app>` with the given raw spec fields.
+pub(crate) fn policy(name: &str, app: &str, spec: serde_json::Value) -> NetworkPolicy {
+    let mut full = json!({"podSelector": {"matchLabels": {"app": app}}});
+    for (k, v) in spec.as_object().unwrap() {
+        full[k] = v.clone();
+    }
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": full
+    }))
+    .unwrap()
+}
+
+/// Pods `client` (node-a), `server` (node-a), `remote` (node-b); `server` only accepts TCP
+/// 8080 (ingress policy), `client` may only reach TCP 8080 (egress policy).
+pub(crate) fn index() -> Index {
+    let mut index = Index::new();
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "default", "labels": {"kubernetes.io/metadata.name": "default"}}}))
+            .unwrap();
+    index.apply_namespace(&ns).unwrap();
+    for p in [
+        pod("client", "node-a", "10.77.0.2").label("app", "client"),
+        pod("server", "node-a", "10.77.0.3").label("app", "server"),
+        pod("remote", "node-b", "10.88.0.2").label("app", "remote"),
+    ] {
+        index.apply_pod(&p.build()).unwrap();
+    }
+    let port_8080 = json!([{"ports": [{"protocol": "TCP", "port": 8080}]}]);
+    index
+        .apply_network_policy(&policy(
+            "server-8080",
+            "server",
+            json!({"policyTypes": ["Ingress"], "ingress": port_8080}),
+        ))
+        .unwrap();
+    index
+        .apply_network_policy(&policy(
+            "client-8080",
+            "client",
+            json!({"policyTypes": ["Egress"], "egress": port_8080}),
+        ))
+        .unwrap();
+    index
+}
+
+fn tcp(src: &str, dst: &str, port: u16) -> Flow {
+    Flow {
+        src_ip: src.parse::<IpAddr>().unwrap(),
+        src_port: 40000,
+        dst_ip: dst.parse::<IpAddr>().unwrap(),
+        dst_port: port,
+        protocol: Protocol::Tcp,
+    }
+}
+
+#[test]
+fn judges_only_the_directions_this_node_owns() {
+    let index = index();
+    struct Case {
+        name: &'static str,
+        node: &'static str,
+        flow: Flow,
+        egress: Option<Verdict>,
+        ingress: Option<Verdict>,
+        verdict: Verdict,
+    }
+    let cases = [
+        Case {
+            name: "both pods local: both directions judged, allowed port",
+            node: "node-a",
+            flow: tcp("10.77.0.2", "10.77.0.3", 8080),
+            egress: Some(Verdict::Allow),
+            ingress: Some(Verdict::Allow),
+            verdict: Verdict::Allow,
+        },
+        Case {
+            name: "both pods local: other port denied by both",
+            node: "node-a",
+            flow: tcp("10.77.0.2", "10.77.0.3", 9090),
+            egress: Some(Verdict::Deny),
+            ingress: Some(Verdict::Deny),
+            verdict: Verdict::Deny,
+        },
+        Case {
+            name: "remote source: node-a judges the server's ingress only",
+            node: "node-a",
+            flow: tcp("10.88.0.2", "10.77.0.3", 9090),
+            egress: None,
+            ingress: Some(Verdict::Deny),
+            verdict: Verdict::Deny,
+        },
+        Case {
+            name: "remote source seen on its own node: node-b judges its egress only",
+            node: "node-b",
+            flow: tcp("10.88.0.2", "10.77.0.3", 9090),
+            egress: Some(Verdict::Allow),
+            ingress: None,
+            verdict: Verdict::Allow,
+        },
+        Case {
+            name: "local client to an outside address: egress only",
+            node: "node-a",
+            flow: tcp("10.77.0.2", "192.0.2.1", 443),
+            egress: Some(Verdict::Deny),
+            ingress: None,
+            verdict: Verdict::Deny,
+        },
+        Case {
+            name: "no local end: nothing judged, allowed",
+            node: "node-c",
+            flow: tcp("10.77.0.2", "10.77.0.3", 9090),
+            egress: None,
+            ingress: None,
+            verdict: Verdict::Allow,
+        },
+    ];
+    for c in cases {
+        let j = judge(&index, c.node, &c.flow);
+        assert_eq!(j.egress.as_ref().map(|d| d.verdict), c.egress, "{}", c.name);
+        assert_eq!(
+            j.ingress.as_ref().map(|d| d.verdict),
+            c.ingress,
+            "{}",
+            c.name
+        );
+        assert_eq!(j.verdict, c.verdict, "{}", c.name);
+        assert_eq!(
+            j.owned(),
+            c.egress.is_some() || c.ingress.is_some(),
+            "{}",
+            c.name
+        );
+    }
+}
+
+#[test]
+fn judgement_names_its_endpoints_and_tier() {
+    let index = index();
+    let j = judge(&index, "node-a", &tcp("10.88.0.2", "10.77.0.3", 9090));
+    assert!(matches!(&j.src, Endpoint::Pod { name, .. } if &**name == "remote"));
+    assert!(matches!(&j.dst, Endpoint::Pod { name, .. } if &**name == "server"));
+    assert_eq!(j.tier(), Tier::NetworkPolicy);
+    let allowed = judge(&index, "node-b", &tcp("10.88.0.2", "10.77.0.3", 9090));
+    assert_eq!(
+        allowed.tier(),
+        Tier::Default,
+        "remote has no policy: default allow"
+    );
+}
+
+#[test]
+fn counters_and_histogram() {
+    let c = Counters::new();
+    c.count_decision(Verdict::Allow, Tier::NetworkPolicy);
+    c.count_decision(Verdict::Deny, Tier::NetworkPolicy);
+    c.count_decision(Verdict::Deny, Tier::NetworkPolicy);
+    let got: Vec<_> = c
+        .decisions()
+        .into_iter()
+        .filter(|(_, _, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Verdict::Allow, Tier::NetworkPolicy, 1),
+            (Verdict::Deny, Tier::NetworkPolicy, 2)
+        ]
+    );
+
+    let h = LatencyHistogram::default();
+    for us in [1u64, 3, 3, 30, 5000] {
+        h.record(Duration::from_micros(us));
+    }
+    let s = h.snapshot();
+    assert_eq!(s.count, 5);
+    assert_eq!(s.cumulative.last().unwrap().1, 5);
+    assert_eq!(
+        s.quantile_bound(0.5),
+        Some(5e-6),
+        "median 3 µs falls in the 5 µs bucket"
+    );
+    assert_eq!(s.quantile_bound(0.99), Some(10e-3));
+    assert!((s.sum_seconds - 5037e-6).abs() < 1e-9);
+}
+
+mod privileged {
+    use std::io::ErrorKind;
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::Duration;
+
+    use arc_swap::ArcSwap;
+    use verdict_engine::Verdict;
+
+    use super::super::{Counters, WorkerConfig, Workers};
+    use super::index;
+    use crate::ruleset::testns::{self, NODE_V4, NodeAndPod};
+    use crate::ruleset::{RulesetConfig, Syncer, detect_queue_statement};
+
+    /// The pod (10.77.0.2, "client" on node-a) connects to the node on TCP 8080 (allowed by its
+    /// egress policy) and 8081 (denied): the first connects, the second times out (a silent
+    /// drop, not a reset). Then a packet of an unsupported protocol gets the default verdict
+    /// and a counter.
+    #[test]
+    fn allows_one_port_and_silently_drops_another() {
+        if !testns::enabled("allows_one_port_and_silently_drops_another") {
+            return;
+        }
+        let net = NodeAndPod::new("w");
+        let index = index();
+        let selected = index.selected_pod_ips("node-a");
+        assert!(
+            selected.v4.contains(&"10.77.0.2".parse().unwrap()),
+            "{selected:?}"
+        );
+        let snapshot = Arc::new(ArcSwap::from_pointee(index));
+        let counters = Arc::new(Counters::new());
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+
+        let statement = net.node.enter(|| detect_queue_statement("kv-w")).unwrap();
+        let cfg = RulesetConfig {
+            table_name: "kv-w".into(),
+            queue_base: 300,
+            queues: 1,
+            fail_open: false,
+        };
+        let _syncer = net
+            .node
+            .enter(|| Syncer::install_with(&cfg, statement, &selected))
+            .unwrap();
+        let workers = net
+            .node
+            .enter(|| {
+                Workers::start(
+                    WorkerConfig::new("node-a", 300, 1, false),
+                    snapshot.clone(),
+                    Some(tx),
+                    counters.clone(),
+                )
+            })
+            .unwrap();
+        let listeners: Vec<TcpListener> = [8080, 8081]
+            .iter()
+            .map(|p| net.node.enter(|| TcpListener::bind((NODE_V4, *p))).unwrap())
+            .collect();
+
+        let connect = |port: u16| {
+            let target: SocketAddr = format!("{NODE_V4}:{port}").parse().unwrap();
+            net.pod.enter(|| {
+                match TcpStream::connect_timeout(&target, Duration::from_millis(1500)) {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e.kind()),
+                }
+            })
+        };
+        assert_eq!(connect(8080), Ok(()), "allowed port connects");
+        assert_eq!(
+            connect(8081),
+            Err(ErrorKind::TimedOut),
+            "denied port is a silent drop"
+        );
+
+        let allow = rx
+            .try_recv()
+            .expect("a decision for the allowed connection");
+        assert_eq!(allow.judgement.verdict, Verdict::Allow);
+        assert!(allow.judgement.egress.is_some() && allow.judgement.ingress.is_none());
+        assert_eq!(allow.flow.dst_port, 8080);
+        let deny = rx.try_recv().expect("a decision for the denied SYN");
+        assert_eq!(
+            (deny.judgement.verdict, deny.flow.dst_port),
+            (Verdict::Deny, 8081)
+        );
+
+        // Protocol 253 (RFC 3692 experimentation) is tracked as generic, so it is `new` and
+        // queued; the parser cannot name it, so it gets the default verdict (drop here).
+        let before = counters.unsupported.load(Relaxed);
+        net.pod.exec(&[
+            "python3",
+            "-c",
+            "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_RAW, 253); s.sendto(b'junk', ('10.77.0.1', 0))",
+        ]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while counters.unsupported.load(Relaxed) == before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(counters.unsupported.load(Relaxed), before + 1);
+        assert!(counters.packets.load(Relaxed) >= 3);
+        assert!(counters.latency.snapshot().count >= 3);
+        workers.stop();
+        drop(listeners);
+    }
+}

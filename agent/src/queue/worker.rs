@@ -1,0 +1,171 @@
+//! One verdict thread: socket setup and the receive → judge → verdict loop.
+
+use std::io::ErrorKind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::sys::time::TimeVal;
+use nix::unistd::Pid;
+use tokio::sync::mpsc::error::TrySendError;
+use tracing::{debug, warn};
+use verdict_engine::{Index, Verdict};
+
+use super::judge::{NodeDecision, judge};
+use super::{Counters, DecisionSender, Error, Result, WorkerConfig};
+use crate::packet::{self, ErrorKind as ParseErrorKind};
+
+/// How often a blocked receive wakes up to check for shutdown.
+const WAKE_EVERY: Duration = Duration::from_millis(200);
+
+/// Everything one worker needs.
+pub(super) struct Context {
+    pub queue_num: u16,
+    pub cpu: Option<usize>,
+    pub node: Arc<str>,
+    pub default_verdict: Verdict,
+    pub snapshot: Arc<ArcSwap<Index>>,
+    pub decisions: Option<DecisionSender>,
+    pub counters: Arc<Counters>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// CPUs this process may run on, in order.
+pub(super) fn usable_cpus() -> Vec<usize> {
+    match sched_getaffinity(Pid::from_raw(0)) {
+        Ok(set) => (0..CpuSet::count())
+            .filter(|i| set.is_set(*i).unwrap_or(false))
+            .collect(),
+        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    }
+}
+
+/// Opens and configures one queue.
+pub(super) fn open(cfg: &WorkerConfig, num: u16) -> Result<nfq::Queue> {
+    let err = |what: &'static str| {
+        move |source: std::io::Error| Error::Queue {
+            queue: num,
+            what,
+            source,
+        }
+    };
+    let mut q = nfq::Queue::open().map_err(err("open netlink socket"))?;
+    // Best effort: a bigger buffer absorbs bursts of new connections (needs CAP_NET_ADMIN).
+    if let Err(e) = setsockopt(&q, sockopt::RcvBufForce, &cfg.rcvbuf_bytes) {
+        debug!(queue = num, error = %e, "SO_RCVBUFFORCE refused; keeping the default buffer");
+    }
+    setsockopt(
+        &q,
+        sockopt::ReceiveTimeout,
+        &TimeVal::new(0, WAKE_EVERY.as_micros() as _),
+    )
+    .map_err(|e| Error::Queue {
+        queue: num,
+        what: "set SO_RCVTIMEO",
+        source: e.into(),
+    })?;
+    q.bind(num)
+        .map_err(err("bind (another process may hold this queue)"))?;
+    q.set_copy_range(num, cfg.copy_range)
+        .map_err(err("set copy range"))?;
+    q.set_fail_open(num, cfg.fail_open)
+        .map_err(err("set fail-open"))?;
+    q.set_queue_max_len(num, cfg.max_queue_len)
+        .map_err(err("set max queue length"))?;
+    Ok(q)
+}
+
+fn pin(cpu: usize) -> nix::Result<()> {
+    let mut set = CpuSet::new();
+    set.set(cpu)?;
+    sched_setaffinity(Pid::from_raw(0), &set)
+}
+
+fn nf_verdict(v: Verdict) -> nfq::Verdict {
+    match v {
+        Verdict::Allow => nfq::Verdict::Accept,
+        Verdict::Deny => nfq::Verdict::Drop,
+    }
+}
+
+/// The loop. Returns when `ctx.stop` is set; dropping the queue unbinds it.
+pub(super) fn run(mut queue: nfq::Queue, ctx: Context) {
+    if let Some(cpu) = ctx.cpu
+        && let Err(e) = pin(cpu)
+    {
+        warn!(queue = ctx.queue_num, cpu, error = %e, "could not pin verdict thread");
+    }
+    let c = &*ctx.counters;
+    while !ctx.stop.load(Relaxed) {
+        let mut msg = match queue.recv() {
+            Ok(msg) => msg,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                c.recv_errors.fetch_add(1, Relaxed);
+                debug!(queue = ctx.queue_num, error = %e, "queue receive failed");
+                // ENOBUFS and friends are transient; anything else must not spin a CPU.
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+        };
+        let received = Instant::now();
+        c.packets.fetch_add(1, Relaxed);
+        let outcome = match packet::parse(msg.get_payload()) {
+            Ok(flow) => {
+                let index = ctx.snapshot.load();
+                match catch_unwind(AssertUnwindSafe(|| judge(&index, &ctx.node, &flow))) {
+                    Ok(j) => Some((flow, j)),
+                    Err(_) => {
+                        c.engine_panics.fetch_add(1, Relaxed);
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                match e.kind() {
+                    ParseErrorKind::Malformed => c.malformed.fetch_add(1, Relaxed),
+                    ParseErrorKind::Unsupported => c.unsupported.fetch_add(1, Relaxed),
+                };
+                None
+            }
+        };
+        let verdict = outcome
+            .as_ref()
+            .map_or(ctx.default_verdict, |(_, j)| j.verdict);
+        let hold = received.elapsed();
+        c.latency.record(hold);
+        msg.set_verdict(nf_verdict(verdict));
+        if let Err(e) = queue.verdict(msg) {
+            c.verdict_errors.fetch_add(1, Relaxed);
+            debug!(queue = ctx.queue_num, error = %e, "verdict not taken");
+        }
+        // Off the packet's critical path: the verdict is already with the kernel.
+        if let Some((flow, judgement)) = outcome {
+            if !judgement.owned() {
+                c.not_owned.fetch_add(1, Relaxed);
+                continue;
+            }
+            c.count_decision(judgement.verdict, judgement.tier());
+            if let Some(tx) = &ctx.decisions {
+                let decision = NodeDecision {
+                    flow,
+                    judgement,
+                    node: ctx.node.clone(),
+                    queue: ctx.queue_num,
+                    hold,
+                    at: SystemTime::now(),
+                };
+                if let Err(TrySendError::Full(_) | TrySendError::Closed(_)) = tx.try_send(decision)
+                {
+                    c.dropped_decisions.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+    debug!(queue = ctx.queue_num, "verdict worker stopped");
+}
