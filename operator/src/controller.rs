@@ -85,7 +85,6 @@ pub async fn run(
         identity,
     ));
     info!(namespace, "controller starting");
-    metrics.set_ready(true);
     controller
         .watches(
             daemon_sets,
@@ -104,6 +103,5 @@ pub async fn run(
             }
         })
         .await;
-    metrics.set_ready(false);
     info!("controller stopped");
 }

@@ -101,6 +101,9 @@ async fn main() -> anyhow::Result<()> {
             source,
         })?;
     info!(addr = %args.metrics_addr, "serving /metrics, /healthz, /readyz");
+    // Ready means "up and the CRD is there", not "leader": standbys must count as available,
+    // or a Deployment rollout of two replicas would never finish.
+    metrics.set_ready(true);
     let server = tokio::spawn(axum::serve(listener, router(metrics.clone())).into_future());
 
     let elector = args.leader_elect.then(|| {
