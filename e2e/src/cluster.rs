@@ -211,7 +211,7 @@ impl NetnsCluster {
             tracing::warn!(error = %e, "stale cleanup failed");
         }
         let id = new_run_id();
-        let logs_dir = work_root().join(format!("netns-{id}"));
+        let logs_dir = work_root().join(format!("pods-{id}"));
         std::fs::create_dir_all(&logs_dir).map_err(|e| Error::io("creating", &logs_dir, e))?;
         let state = StateFile::create(&id, Some(&logs_dir))?;
         let underlay = format!("{PREFIX}{id}-ul");
@@ -547,7 +547,12 @@ impl NetnsCluster {
         let entry = self.lock().pods.remove(&pod.key());
         if let Some(entry) = entry {
             drop(entry._servers);
-            if entry.veth.is_some() {
+            if let Some(veth) = &entry.veth {
+                // Delete the veth now: the netns itself may outlive `ip netns del` for a moment
+                // (closing sockets), and its /32 route must not block the address's next owner.
+                if let Some(node) = self.node(&entry.pod.node) {
+                    ip_batch(&node.netns, &[format!("link del {veth}")])?;
+                }
                 netns::delete(&entry.pod.netns)?;
                 self.lock().used_ips.remove(&entry.pod.ip);
             }

@@ -13,7 +13,9 @@ use verdict_e2e::{ControlPlane, ControlPlaneOptions, skip_unless_e2e};
 async fn apiserver_rejects_anonymous_accepts_admin_and_survives_restart() {
     skip_unless_e2e!();
     let t0 = Instant::now();
-    let cp = ControlPlane::start(ControlPlaneOptions::named("control-plane")).await.unwrap();
+    let cp = ControlPlane::start(ControlPlaneOptions::named("control-plane"))
+        .await
+        .unwrap();
     eprintln!("control plane ready in {:.1}s", t0.elapsed().as_secs_f64());
 
     // Anonymous: authenticated as system:anonymous, then forbidden by RBAC.
@@ -30,26 +32,52 @@ async fn apiserver_rejects_anonymous_accepts_admin_and_survives_restart() {
     }
     // Admin sees the built-in namespaces.
     let admin: Api<Namespace> = Api::all(cp.client().await.unwrap());
-    let names: Vec<String> =
-        admin.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|n| n.metadata.name).collect();
+    let names: Vec<String> = admin
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
     for ns in ["default", "kube-system", "kube-public"] {
-        assert!(names.contains(&ns.to_string()), "{ns} missing from {names:?}");
+        assert!(
+            names.contains(&ns.to_string()),
+            "{ns} missing from {names:?}"
+        );
     }
     // kubectl works with the written kubeconfig.
-    let out = cp.kubectl_run(&["auth", "can-i", "create", "pods", "--as=system:anonymous"]).await;
-    assert!(matches!(out, Err(verdict_e2e::Error::Command { .. })), "anonymous must not create pods: {out:?}");
-    assert_eq!(cp.kubectl_run(&["auth", "can-i", "create", "pods"]).await.unwrap().trim(), "yes");
+    let out = cp
+        .kubectl_run(&["auth", "can-i", "create", "pods", "--as=system:anonymous"])
+        .await;
+    assert!(
+        matches!(out, Err(verdict_e2e::Error::Command { .. })),
+        "anonymous must not create pods: {out:?}"
+    );
+    assert_eq!(
+        cp.kubectl_run(&["auth", "can-i", "create", "pods"])
+            .await
+            .unwrap()
+            .trim(),
+        "yes"
+    );
 
     // CRDs: upstream ANP/BANP from the Go module cache (and ours if generated yet).
     let t = Instant::now();
     cp.install_project_crds().await.unwrap();
     eprintln!("CRDs installed in {:.1}s", t.elapsed().as_secs_f64());
-    let anps = cp.kubectl_run(&["get", "adminnetworkpolicies", "-o", "name"]).await.unwrap();
+    let anps = cp
+        .kubectl_run(&["get", "adminnetworkpolicies", "-o", "name"])
+        .await
+        .unwrap();
     assert_eq!(anps.trim(), "", "a fresh cluster has no ANPs");
 
     // Restart: same port, same data.
     let cms: Api<ConfigMap> = Api::namespaced(cp.client().await.unwrap(), "default");
-    let cm = serde_json::from_value(serde_json::json!({"metadata": {"name": "survives"}, "data": {"k": "v"}})).unwrap();
+    let cm = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": "survives"}, "data": {"k": "v"}}),
+    )
+    .unwrap();
     cms.create(&PostParams::default(), &cm).await.unwrap();
     let url = cp.server_url();
     cp.stop_apiserver();
