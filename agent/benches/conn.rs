@@ -1,0 +1,421 @@
+//! New-connection benchmark: TCP connects per second and connect latency from a client pod
+//! network namespace, routed through a "node" namespace, to a server pod namespace, in three
+//! configurations measured in one run:
+//!
+//! ```text
+//!   client ns 10.78.0.2 ──veth── node ns (forwards) ──veth── server ns 10.79.0.2:8080
+//!   (a) node has no rules
+//!   (b) node has one inet table: forward chain `ct state new accept`
+//!   (c) node runs kube-verdict's table (both pods selected), pinned verdict workers on
+//!       queues 0..ncpu with cpu-fanout, the full engine (two NetworkPolicies that allow
+//!       client → server TCP 8080, so both directions are judged), and a decision consumer
+//!       standing in for telemetry
+//! ```
+//!
+//! Prints conns/s and connect p50/p99 for each, the ratios c/a and c/b, the latency (c) adds
+//! over (b), and the agent's decision-latency histogram. Needs root; run it through
+//! `agent/scripts/bench-conn.sh`. Not a timed test: it asserts nothing.
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use nix::sched::{CloneFlags, CpuSet, sched_setaffinity, setns};
+use nix::sys::socket::{setsockopt, sockopt};
+use nix::unistd::Pid;
+use rustables::expr::{
+    Bitwise, Cmp, CmpOp, ConnTrackState, Conntrack, ConntrackKey, Immediate, VerdictKind,
+};
+use rustables::{
+    Batch, Chain, ChainPolicy, ChainType, Hook, HookClass, MsgType, ProtocolFamily, Rule, Table,
+};
+use serde_json::json;
+use verdict_agent::queue::{Counters, NodeDecision, WorkerConfig, Workers};
+use verdict_agent::ruleset::{RulesetConfig, Syncer, detect_queue_statement};
+use verdict_engine::Index;
+
+const NODE: &str = "bench-node";
+const SERVER: &str = "10.79.0.2:8080";
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect(args[0]);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct Ns(String);
+
+impl Ns {
+    fn new(tag: &str) -> Ns {
+        let name = format!("vb-{tag}-{}", std::process::id());
+        sh(&["ip", "netns", "add", &name]);
+        let ns = Ns(name);
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+    fn ip(&self, args: &[&str]) {
+        let mut full = vec!["ip", "-n", &self.0];
+        full.extend_from_slice(args);
+        sh(&full);
+    }
+    fn sysctl(&self, kv: &str) {
+        sh(&["ip", "netns", "exec", &self.0, "sysctl", "-qw", kv]);
+    }
+    fn enter(&self) {
+        let f = File::open(format!("/run/netns/{}", self.0)).unwrap();
+        setns(&f, CloneFlags::CLONE_NEWNET).unwrap();
+    }
+    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                self.enter();
+                f()
+            })
+            .join()
+            .unwrap()
+        })
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+struct Topology {
+    client: Ns,
+    node: Ns,
+    server: Ns,
+}
+
+fn topology() -> Topology {
+    let (client, node, server) = (Ns::new("client"), Ns::new("node"), Ns::new("server"));
+    for (pod, dev, net) in [(&client, "vc", "10.78.0"), (&server, "vs", "10.79.0")] {
+        node.ip(&[
+            "link", "add", dev, "type", "veth", "peer", "name", "eth0", "netns", &pod.0,
+        ]);
+        node.ip(&["addr", "add", &format!("{net}.1/24"), "dev", dev]);
+        node.ip(&["link", "set", dev, "up"]);
+        pod.ip(&["addr", "add", &format!("{net}.2/24"), "dev", "eth0"]);
+        pod.ip(&["link", "set", "eth0", "up"]);
+        pod.ip(&["route", "add", "default", "via", &format!("{net}.1")]);
+    }
+    node.sysctl("net.ipv4.ip_forward=1");
+    client.sysctl("net.ipv4.ip_local_port_range=10000 65000");
+    Topology {
+        client,
+        node,
+        server,
+    }
+}
+
+fn pin(cpu: usize) {
+    let mut set = CpuSet::new();
+    if set.set(cpu).is_ok() {
+        let _ = sched_setaffinity(Pid::from_raw(0), &set);
+    }
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[derive(Clone, Copy)]
+struct Result {
+    rate: f64,
+    p50_us: f64,
+    p99_us: f64,
+    errors: u64,
+}
+
+/// `threads` pinned client threads connect and reset (SO_LINGER 0, so no TIME_WAIT) as fast as
+/// they can for `secs`, after a short warm-up.
+fn load(t: &Topology, threads: usize, secs: f64) -> Result {
+    let target: SocketAddr = SERVER.parse().unwrap();
+    let errors = AtomicU64::new(0);
+    let run_for = |d: Duration, record: bool| -> Vec<u32> {
+        let deadline = Instant::now() + d;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|i| {
+                    let errors = &errors;
+                    let client = &t.client;
+                    s.spawn(move || {
+                        client.enter();
+                        pin(i % cpus());
+                        let mut lat = Vec::with_capacity(200_000);
+                        while Instant::now() < deadline {
+                            let start = Instant::now();
+                            match TcpStream::connect_timeout(&target, Duration::from_secs(1)) {
+                                Ok(stream) => {
+                                    let took = start.elapsed();
+                                    let linger = nix::libc::linger {
+                                        l_onoff: 1,
+                                        l_linger: 0,
+                                    };
+                                    let _ = setsockopt(&stream, sockopt::Linger, &linger);
+                                    if record {
+                                        lat.push(took.as_nanos().min(u32::MAX as u128) as u32);
+                                    }
+                                }
+                                Err(_) => {
+                                    errors.fetch_add(1, Relaxed);
+                                }
+                            }
+                        }
+                        lat
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        })
+    };
+    run_for(Duration::from_millis(500), false);
+    errors.store(0, Relaxed);
+    let mut lat = run_for(Duration::from_secs_f64(secs), true);
+    lat.sort_unstable();
+    let q = |f: f64| {
+        lat.get(((lat.len() as f64 * f) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    Result {
+        rate: lat.len() as f64 / secs,
+        p50_us: q(0.50),
+        p99_us: q(0.99),
+        errors: errors.load(Relaxed),
+    }
+}
+
+/// Server: one accepting thread per CPU on a shared listener; accepted sockets are dropped.
+fn serve(t: &Topology, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
+    let listener = t.server.run(|| TcpListener::bind(SERVER).unwrap());
+    listener.set_nonblocking(true).unwrap();
+    (0..cpus())
+        .map(|_| {
+            let l = listener.try_clone().unwrap();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Relaxed) {
+                    match l.accept() {
+                        Ok(_) => {}
+                        Err(_) => std::thread::sleep(Duration::from_micros(50)),
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// (b): `table inet bench-b { chain forward { type filter hook forward priority filter;
+/// ct state new accept } }`.
+fn ct_new_accept(add: bool) {
+    let table = Table::new(ProtocolFamily::Inet).with_name("bench-b");
+    let mut batch = Batch::new();
+    if add {
+        let chain = Chain::new(&table)
+            .with_name("forward")
+            .with_hook(Hook::new(HookClass::Forward, 0))
+            .with_type(ChainType::Filter)
+            .with_policy(ChainPolicy::Accept);
+        let rule = Rule::new(&chain)
+            .unwrap()
+            .with_expr(Conntrack::new(ConntrackKey::State))
+            .with_expr(
+                Bitwise::new(ConnTrackState::NEW.bits().to_ne_bytes(), 0u32.to_ne_bytes()).unwrap(),
+            )
+            .with_expr(Cmp::new(CmpOp::Neq, 0u32.to_ne_bytes()))
+            .with_expr(Immediate::new_verdict(VerdictKind::Accept));
+        batch.add(&table, MsgType::Add);
+        batch.add(&chain, MsgType::Add);
+        batch.add(&rule, MsgType::Add);
+    } else {
+        batch.add(&table, MsgType::Del);
+    }
+    batch.send().unwrap();
+}
+
+fn index() -> Index {
+    let mut index = Index::new();
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "bench",
+        "labels": {"kubernetes.io/metadata.name": "bench"}}}))
+    .unwrap();
+    index.apply_namespace(&ns).unwrap();
+    for (name, ip) in [("client", "10.78.0.2"), ("server", "10.79.0.2")] {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "bench", "labels": {"app": name}},
+            "spec": {"nodeName": NODE, "containers": [{"name": "c"}]},
+            "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}
+        }))
+        .unwrap();
+        index.apply_pod(&pod).unwrap();
+    }
+    let policies = [
+        json!({"metadata": {"name": "server-from-client", "namespace": "bench"}, "spec": {
+            "podSelector": {"matchLabels": {"app": "server"}}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}],
+                         "ports": [{"protocol": "TCP", "port": 8080}]}]}}),
+        json!({"metadata": {"name": "client-to-server", "namespace": "bench"}, "spec": {
+            "podSelector": {"matchLabels": {"app": "client"}}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": {"matchLabels": {"app": "server"}}}],
+                        "ports": [{"protocol": "TCP", "port": 8080}]}]}}),
+    ];
+    for p in policies {
+        let np: NetworkPolicy = serde_json::from_value(p).unwrap();
+        index.apply_network_policy(&np).unwrap();
+    }
+    index
+}
+
+fn arg(name: &str, default: f64) -> f64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP bench conn: needs root (network namespaces, nftables, NFQUEUE)");
+        return;
+    }
+    let secs = arg("--seconds", 5.0);
+    let threads = arg("--threads", cpus() as f64) as usize;
+    let queues = arg("--queues", cpus() as f64) as u16;
+    let t = topology();
+    let stop = Arc::new(AtomicBool::new(false));
+    let servers = serve(&t, stop.clone());
+
+    let a = load(&t, threads, secs);
+
+    t.node.run(|| ct_new_accept(true));
+    let b = load(&t, threads, secs);
+    t.node.run(|| ct_new_accept(false));
+
+    let index = index();
+    let selected = index.selected_pod_ips(NODE);
+    assert_eq!(selected.v4.len(), 2, "both pods are selected");
+    let snapshot = Arc::new(ArcSwap::from_pointee(index));
+    let counters = Arc::new(Counters::new());
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<NodeDecision>(4096);
+    let consumed = Arc::new(AtomicU64::new(0));
+    let consumer = {
+        let consumed = consumed.clone();
+        std::thread::spawn(move || {
+            // Telemetry stand-in: render each decision the way a log line would.
+            while let Some(d) = rx.blocking_recv() {
+                let line = format!(
+                    "{} {:?} {:?}",
+                    d.flow,
+                    d.judgement.verdict,
+                    d.judgement.tier()
+                );
+                consumed.fetch_add(line.len().min(1) as u64, Relaxed);
+            }
+        })
+    };
+    let (statement, workers, syncer) = t.node.run(|| {
+        let statement = detect_queue_statement("bench-kv").unwrap();
+        let cfg = RulesetConfig {
+            table_name: "bench-kv".into(),
+            queue_base: 0,
+            queues,
+            fail_open: true,
+        };
+        let syncer = Syncer::install_with(&cfg, statement, &selected).unwrap();
+        let workers = Workers::start(
+            WorkerConfig::new(NODE, 0, queues, true),
+            snapshot.clone(),
+            Some(tx),
+            counters.clone(),
+        )
+        .unwrap();
+        (statement, workers, syncer)
+    });
+    let c = load(&t, threads, secs);
+    workers.stop();
+    t.node.run(|| syncer.remove()).unwrap();
+    consumer.join().unwrap();
+    stop.store(true, Relaxed);
+    for s in servers {
+        let _ = s.join();
+    }
+
+    println!(
+        "kube-verdict connection benchmark: {threads} client threads, {queues} queues ({statement}), {secs} s per configuration, {} CPUs",
+        cpus()
+    );
+    println!(
+        "{:<44} {:>10} {:>10} {:>10} {:>7}",
+        "configuration", "conns/s", "p50 µs", "p99 µs", "errors"
+    );
+    for (name, r) in [
+        ("(a) no rules", a),
+        ("(b) ct state new accept", b),
+        ("(c) kube-verdict, allowing policy", c),
+    ] {
+        println!(
+            "{name:<44} {:>10.0} {:>10.1} {:>10.1} {:>7}",
+            r.rate, r.p50_us, r.p99_us, r.errors
+        );
+    }
+    println!(
+        "c/a = {:.2}   c/b = {:.2}",
+        c.rate / a.rate,
+        c.rate / b.rate
+    );
+    println!(
+        "latency added over (b): p50 {:+.1} µs, p99 {:+.1} µs",
+        c.p50_us - b.p50_us,
+        c.p99_us - b.p99_us
+    );
+    let snap = counters.latency.snapshot();
+    println!(
+        "agent decision latency (receive → verdict decided), {} decisions, mean {:.2} µs:",
+        snap.count,
+        snap.sum_seconds * 1e6 / snap.count.max(1) as f64
+    );
+    let mut prev = 0;
+    for (bound, n) in &snap.cumulative {
+        let label = if bound.is_finite() {
+            format!("<= {:>6.0} µs", bound * 1e6)
+        } else {
+            "      +Inf   ".into()
+        };
+        println!(
+            "  {label} {:>9} {:>6.2}%",
+            n - prev,
+            (n - prev) as f64 * 100.0 / snap.count.max(1) as f64
+        );
+        prev = *n;
+    }
+    let decided: u64 = counters.decisions().iter().map(|(_, _, n)| n).sum();
+    println!(
+        "counters: packets {} decisions {} consumed {} dropped_decisions {} malformed {} queue_drops {}",
+        counters.packets.load(Relaxed),
+        decided,
+        consumed.load(Relaxed),
+        counters.dropped_decisions.load(Relaxed),
+        counters.malformed.load(Relaxed),
+        counters.queue_drops()
+    );
+}
