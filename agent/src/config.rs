@@ -399,9 +399,12 @@ mod tests {
         }
     }
 
+    /// A named case: extra flags, and how they change the defaults.
+    type Accepted = (&'static str, Vec<&'static str>, Box<dyn Fn(&mut Config)>);
+
     #[test]
     fn accepted_values() {
-        let cases: Vec<(&str, Vec<&str>, Box<dyn Fn(&mut Config)>)> = vec![
+        let cases: Vec<Accepted> = vec![
             ("defaults", vec![], Box::new(|_| {})),
             (
                 "bare boolean is true",

@@ -18,7 +18,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -29,7 +31,7 @@ use verdict_engine::{Tier, Verdict};
 use crate::watch::Kind;
 
 /// A snapshot of the packet path's counters, taken at scrape time.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DataplaneSample {
     /// Decisions so far, by verdict and deciding tier (of the denying direction for a deny).
     pub decisions: Vec<(Verdict, Tier, u64)>,
@@ -40,10 +42,75 @@ pub struct DataplaneSample {
     pub queue_drops: u64,
     /// Decisions not handed to telemetry because its channel was full.
     pub dropped_decisions: u64,
+    /// Valid packets no policy API can name (fragments, other protocols): default verdict.
+    pub unsupported_packets: u64,
+    /// Evaluations that panicked: default verdict.
+    pub engine_panics: u64,
+    /// Time from receiving a packet to its verdict, if the packet path measures it.
+    pub decision_latency: Option<LatencySample>,
+}
+
+/// A latency histogram read at one moment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LatencySample {
+    /// `(upper bound in seconds, observations <= bound)`, cumulative, ending with `+Inf`.
+    pub cumulative: Vec<(f64, u64)>,
+    /// Sum of the observations in seconds.
+    pub sum_seconds: f64,
+    /// Number of observations.
+    pub count: u64,
 }
 
 /// Reads the packet path's counters.
 pub type DataplaneSource = Arc<dyn Fn() -> DataplaneSample + Send + Sync>;
+
+type SourceSlot = Arc<std::sync::RwLock<Option<DataplaneSource>>>;
+
+fn read_source(slot: &SourceSlot) -> Option<DataplaneSample> {
+    let source = slot.read().unwrap_or_else(|e| e.into_inner()).clone();
+    source.map(|f| f())
+}
+
+/// Encodes the packet path's latency histogram at scrape time (its buckets live in atomics the
+/// workers own, so a prometheus-client `Histogram` cannot hold them).
+struct LatencyCollector {
+    source: SourceSlot,
+}
+
+impl std::fmt::Debug for LatencyCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LatencyCollector")
+    }
+}
+
+impl Collector for LatencyCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(latency) = read_source(&self.source).and_then(|s| s.decision_latency) else {
+            return Ok(());
+        };
+        // The encoder takes per-bucket counts and accumulates them itself.
+        let mut previous = 0;
+        let buckets: Vec<(f64, u64)> = latency
+            .cumulative
+            .iter()
+            .map(|(bound, total)| {
+                let n = total.saturating_sub(previous);
+                previous = *total;
+                (*bound, n)
+            })
+            .collect();
+        if buckets.is_empty() {
+            return Ok(());
+        }
+        let mut metric = encoder.encode_descriptor(
+            "decision_latency_seconds",
+            "Time from receiving a queued packet to its verdict (parse and evaluate)",
+            None,
+            MetricType::Histogram,
+        )?;
+        metric.encode_histogram::<NoLabelSet>(latency.sum_seconds, latency.count, &buckets, None)
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabels {
@@ -65,7 +132,9 @@ struct StatementLabels {
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
-    dataplane: Arc<std::sync::RwLock<Option<DataplaneSource>>>,
+    dataplane: SourceSlot,
+    unsupported_packets: Counter,
+    engine_panics: Counter,
     decisions: Family<DecisionLabels, Counter>,
     malformed_packets: Counter,
     queue_drops: Counter,
@@ -123,6 +192,22 @@ impl Metrics {
             "Decisions not handed to telemetry because its channel was full",
             dropped_decisions.clone(),
         );
+        let unsupported_packets = Counter::default();
+        r.register(
+            "unsupported_packets",
+            "Queued packets no policy API can name (fragments, other protocols); default verdict",
+            unsupported_packets.clone(),
+        );
+        let engine_panics = Counter::default();
+        r.register(
+            "engine_panics",
+            "Evaluations that panicked; the packet got the default verdict",
+            engine_panics.clone(),
+        );
+        let dataplane: SourceSlot = Arc::default();
+        r.register_collector(Box::new(LatencyCollector {
+            source: dataplane.clone(),
+        }));
         let index_generation = Gauge::default();
         r.register(
             "index_generation",
@@ -187,7 +272,9 @@ impl Metrics {
         );
         Metrics {
             registry: Arc::new(r),
-            dataplane: Arc::default(),
+            dataplane,
+            unsupported_packets,
+            engine_panics,
             decisions,
             malformed_packets,
             queue_drops,
@@ -274,13 +361,7 @@ impl Metrics {
 
     /// Copies the packet path's counters in and encodes everything as OpenMetrics text.
     pub fn render(&self) -> String {
-        let source = self
-            .dataplane
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(source) = source {
-            let sample = source();
+        if let Some(sample) = read_source(&self.dataplane) {
             for (verdict, tier, n) in sample.decisions {
                 let labels = DecisionLabels {
                     verdict: verdict_name(verdict),
@@ -291,6 +372,8 @@ impl Metrics {
             store(&self.malformed_packets, sample.malformed_packets);
             store(&self.queue_drops, sample.queue_drops);
             store(&self.dropped_decisions, sample.dropped_decisions);
+            store(&self.unsupported_packets, sample.unsupported_packets);
+            store(&self.engine_panics, sample.engine_panics);
         }
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -386,6 +469,13 @@ mod tests {
             malformed_packets: 2,
             queue_drops: 1,
             dropped_decisions: 5,
+            unsupported_packets: 3,
+            engine_panics: 0,
+            decision_latency: Some(LatencySample {
+                cumulative: vec![(1e-6, 2), (1e-5, 9), (f64::INFINITY, 10)],
+                sum_seconds: 0.5,
+                count: 10,
+            }),
         }));
         let text = scrape(&metrics).await;
         let want = [
@@ -402,6 +492,11 @@ mod tests {
             "verdict_malformed_packets_total 2",
             "verdict_queue_drops_total 1",
             "verdict_dropped_decisions_total 5",
+            "verdict_unsupported_packets_total 3",
+            "verdict_decision_latency_seconds_count 10",
+            "verdict_decision_latency_seconds_bucket{le=\"0.000001\"} 2",
+            "verdict_decision_latency_seconds_bucket{le=\"0.00001\"} 9",
+            "verdict_decision_latency_seconds_bucket{le=\"+Inf\"} 10",
             "# EOF",
         ];
         for line in want {

@@ -123,7 +123,9 @@ mod tests {
             local: vec![A, B],
             denied: vec![],
         };
-        let cases: Vec<(&str, Table, Table, Vec<Entry>, Vec<Entry>)> = vec![
+        // (name, old index, new index, dumped entries, entries to delete)
+        type Case = (&'static str, Table, Table, Vec<Entry>, Vec<Entry>);
+        let cases: Vec<Case> = vec![
             (
                 "no change deletes nothing",
                 allow_all(),
