@@ -13,11 +13,6 @@ use crate::render::explain;
 use crate::simulate::Outcome;
 
 #[derive(Serialize)]
-struct Results<'a> {
-    results: Vec<JsonResult<'a>>,
-}
-
-#[derive(Serialize)]
 struct JsonResult<'a> {
     from: &'a str,
     to: &'a str,
@@ -39,13 +34,15 @@ struct JsonDirection<'a> {
     reason: String,
 }
 
-/// Pretty-printed JSON for the outcomes, newline-terminated.
+/// The outcomes as one JSON object, with each result compact on its own line: still a single
+/// value for `jq`, and one line per flow for `grep` and `diff`. Newline-terminated.
 ///
 /// # Errors
 /// [`Error::Serialize`] if serialization fails (a bug).
 pub fn render<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Result<String> {
-    let results = outcomes
-        .map(|o| JsonResult {
+    let mut text = String::from("{\"results\": [");
+    for (i, o) in outcomes.enumerate() {
+        let result = JsonResult {
             from: &o.from.label,
             to: &o.to.label,
             protocol: o.probe.protocol,
@@ -61,10 +58,11 @@ pub fn render<'a>(outcomes: impl Iterator<Item = &'a Outcome>) -> Result<String>
                 decision: &o.decision.ingress,
                 reason: explain::reason_for(o, &o.decision.ingress),
             },
-        })
-        .collect();
-    let mut text = serde_json::to_string_pretty(&Results { results }).map_err(Error::Serialize)?;
-    text.push('\n');
+        };
+        text.push_str(if i == 0 { "\n" } else { ",\n" });
+        text.push_str(&serde_json::to_string(&result).map_err(Error::Serialize)?);
+    }
+    text.push_str("\n]}\n");
     Ok(text)
 }
 
