@@ -730,7 +730,7 @@ async fn create_node_object(client: &kube::Client, node: &TestNode) -> Result<()
     api.patch_status(&node.name, &PatchParams::default(), &Patch::Merge(status))
         .await
         .map_err(|e| Error::kube(format!("writing status of node {}", node.name), e))?;
-    Ok(())
+    crate::kwok::remove_not_ready_taint(&api, &node.name).await
 }
 
 async fn create_pod_object(client: &kube::Client, pod: &TestPod, node: &TestNode) -> Result<()> {

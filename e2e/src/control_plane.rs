@@ -211,6 +211,15 @@ impl ControlPlane {
             ],
         )?;
         write_pair(&dir, "apiserver", &serving)?;
+        // The front-proxy (request-header) CA: without it every component logs a missing
+        // requestheader CA bundle, and aggregated APIs could not be added later.
+        let front_proxy = Ca::generate(&format!("kube-verdict-e2e-front-proxy-ca-{}", self.id))?;
+        write(&dir.join("front-proxy-ca.crt"), &front_proxy.pair.cert_pem)?;
+        write_pair(
+            &dir,
+            "front-proxy-client",
+            &front_proxy.client("front-proxy-client", &[])?,
+        )?;
         let (sa_private, sa_public) = crate::pki::service_account_keys()?;
         write(&dir.join("sa.key"), &sa_private)?;
         write(&dir.join("sa.pub"), &sa_public)?;
@@ -293,6 +302,13 @@ impl ControlPlane {
             format!("--tls-private-key-file={}", f("apiserver.key")),
             format!("--client-ca-file={}", f("ca.crt")),
             "--authorization-mode=RBAC".into(),
+            format!("--requestheader-client-ca-file={}", f("front-proxy-ca.crt")),
+            "--requestheader-allowed-names=front-proxy-client".into(),
+            "--requestheader-username-headers=X-Remote-User".into(),
+            "--requestheader-group-headers=X-Remote-Group".into(),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
+            format!("--proxy-client-cert-file={}", f("front-proxy-client.crt")),
+            format!("--proxy-client-key-file={}", f("front-proxy-client.key")),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
             format!("--service-account-key-file={}", f("sa.pub")),
             format!("--service-account-signing-key-file={}", f("sa.key")),

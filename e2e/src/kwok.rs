@@ -4,7 +4,7 @@ use std::path::Path;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::Api;
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 
 use crate::NODE_KIND_LABEL;
 use crate::bins::kwok_stage_paths;
@@ -70,6 +70,17 @@ pub(crate) fn node(name: &str) -> Node {
     .expect("a static node object is valid")
 }
 
+/// Drops the `node.kubernetes.io/not-ready` taint that admission puts on every new Node. The
+/// node-lifecycle controller would remove it once the node is Ready; it does not run here (it
+/// would also evict netns nodes, which have no kubelet heartbeat), so the harness does.
+pub(crate) async fn remove_not_ready_taint(api: &Api<Node>, name: &str) -> Result<()> {
+    let patch = serde_json::json!({"spec": {"taints": null}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map_err(|e| Error::kube(format!("removing not-ready taint of node {name}"), e))?;
+    Ok(())
+}
+
 pub(crate) async fn create_nodes(
     client: &kube::Client,
     prefix: &str,
@@ -84,10 +95,11 @@ pub(crate) async fn create_nodes(
             let api = api.clone();
             async move {
                 match api.create(&PostParams::default(), &node(&name)).await {
-                    Ok(_) => Ok(()),
-                    Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-                    Err(e) => Err(Error::kube(format!("creating kwok node {name}"), e)),
+                    Ok(_) => {}
+                    Err(kube::Error::Api(e)) if e.code == 409 => {}
+                    Err(e) => return Err(Error::kube(format!("creating kwok node {name}"), e)),
                 }
+                remove_not_ready_taint(&api, &name).await
             }
         })
         .buffer_unordered(16)
