@@ -59,3 +59,54 @@ fn update_cases_carry_state_between_steps() {
         "updated namespace, updated pod (allow), updated pod (deny)"
     );
 }
+
+/// Not an upstream case: the delete-and-recreate-a-pod actions, on the netpol model. A deleted
+/// pod's address belongs to nobody, so it is judged as an outside address (never isolated, and
+/// only ipBlock peers could match it); recreated, it is isolated again.
+#[test]
+fn a_deleted_then_recreated_pod_is_released_and_isolated_again() {
+    use verdict_conformance::fixture::netpol as np;
+    use verdict_conformance::{Case, Expectation, Model, Peer, PodName, Step};
+
+    let model = Model::netpol();
+    let xa = PodName::new("x", "a");
+    let mut isolated = model.table(true);
+    isolated.expect_peer(&Peer::any(), &Peer::namespace("x"), false);
+    let mut released = isolated.clone();
+    released.expect_all_ingress(&xa, true);
+    let expect = |t: &verdict_conformance::TruthTable| {
+        vec![Expectation {
+            probe: Probe::tcp(80),
+            reachability: t.clone(),
+        }]
+    };
+    let case = Case {
+        name: "local/delete-and-recreate-pod".into(),
+        upstream: "(none)".into(),
+        model: model.clone(),
+        ignore_loopback: false,
+        steps: vec![
+            Step {
+                name: "deny ingress to x".into(),
+                actions: vec![Action::network_policy(np("x", "deny").ingress([]).build())],
+                expectations: expect(&isolated),
+            },
+            Step {
+                name: "delete x/a".into(),
+                actions: vec![Action::DeletePod(xa.clone())],
+                expectations: expect(&released),
+            },
+            Step {
+                name: "recreate x/a".into(),
+                actions: vec![Action::ApplyPod(Box::new(
+                    model.pod(&xa).expect("x/a").clone(),
+                ))],
+                expectations: expect(&isolated),
+            },
+        ],
+        gap: None,
+    };
+    let report = support::run(&case);
+    assert!(report.failures.is_empty(), "{}", report.failures.join("\n"));
+    assert_eq!(report.cells, 3 * 81);
+}
