@@ -94,6 +94,12 @@ pub enum Error {
         /// `ns/name` as given.
         name: String,
     },
+    /// `--from` and `--to` name the same endpoint. Upstream: a pod cannot block access to
+    /// itself, and such traffic never leaves the pod, so there is nothing to simulate.
+    #[error(
+        "--from and --to are both {0}: traffic from a pod to itself never leaves it, and no policy applies to it"
+    )]
+    SameEndpoint(String),
     /// The two ends of a flow have no IP family in common.
     #[error("{from} and {to} have no IP family in common (IPv4 or IPv6)")]
     NoCommonFamily {

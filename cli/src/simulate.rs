@@ -97,8 +97,8 @@ fn resolve(
 /// Evaluates one flow per probe.
 ///
 /// # Errors
-/// [`Error::UnknownPod`] when a pod is not in the input, [`Error::NoCommonFamily`] when the two
-/// ends cannot talk over the same IP family.
+/// [`Error::UnknownPod`] when a pod is not in the input, [`Error::SameEndpoint`] when both ends
+/// are the same, [`Error::NoCommonFamily`] when the two ends cannot talk over the same IP family.
 pub fn single(
     cluster: &Cluster,
     from: &Target,
@@ -107,6 +107,9 @@ pub fn single(
 ) -> Result<Vec<Outcome>> {
     let (from_label, from_ips, from_host) = resolve(cluster, from, "--from")?;
     let (to_label, to_ips, to_host) = resolve(cluster, to, "--to")?;
+    if from_label == to_label {
+        return Err(Error::SameEndpoint(from_label));
+    }
     let (src, dst) = pick_pair(&from_ips, &to_ips).ok_or_else(|| Error::NoCommonFamily {
         from: from_label.clone(),
         to: to_label.clone(),

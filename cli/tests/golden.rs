@@ -102,6 +102,7 @@ const CASES: &[Case] = &[
     case("conflict_table_for_one_flow", 2, &["simulate", "-f", "tests/fixtures/xy", "--from", "x/a", "--to", "x/b", "-o", "table"]),
     case("conflict_stdin_twice", 2, &["simulate", "-f", "-", "-f", "-", "--matrix"]),
     case("missing_from_and_matrix", 2, &["simulate", "-f", "tests/fixtures/xy"]),
+    case("same_pod_twice", 2, &["simulate", "-f", "tests/fixtures/xy", "--from", "x/a", "--to", "x/a"]),
     case("no_common_ip_family", 2, &["simulate", "-f", "tests/fixtures/dual-stack.yaml", "--from", "d/v4", "--to", "d/v6"]),
     case("help_simulate", 0, &["simulate", "--help"]),
 ];
