@@ -62,6 +62,47 @@ struct Cluster {
     baseline: Option<BaselineAdminNetworkPolicy>,
 }
 
+/// The reference's answer for one direction. `decided_by` (policy name, rule index) is only
+/// set for the admin tiers: which NetworkPolicy "decides" an allow is not defined by the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Judgement {
+    verdict: Verdict,
+    tier: Tier,
+    decided_by: Option<(String, usize)>,
+    passed_by: Option<String>,
+}
+
+impl Judgement {
+    fn new(verdict: Verdict, tier: Tier) -> Self {
+        Self {
+            verdict,
+            tier,
+            decided_by: None,
+            passed_by: None,
+        }
+    }
+
+    /// The same facts read off an engine decision.
+    fn of(d: &verdict_engine::DirectionDecision) -> Self {
+        let decided_by = match d.tier {
+            Tier::AdminNetworkPolicy | Tier::BaselineAdminNetworkPolicy => Some((
+                d.policy
+                    .as_ref()
+                    .map(|p| p.name.to_string())
+                    .unwrap_or_default(),
+                d.rule.as_ref().map_or(usize::MAX, |r| r.index),
+            )),
+            _ => None,
+        };
+        Self {
+            verdict: d.verdict,
+            tier: d.tier,
+            decided_by,
+            passed_by: d.passed_by.last().map(|p| p.name.to_string()),
+        }
+    }
+}
+
 /// What a rule is asked about: the other end, the destination (for named ports), the protocol
 /// and destination port.
 #[derive(Clone, Copy, Debug)]
@@ -297,18 +338,19 @@ impl Cluster {
         })
     }
 
-    /// The action of the first rule of `anp` in `direction` that matches.
+    /// The index and action of the first rule of `anp` in `direction` that matches.
     fn admin_rule(
         &self,
         anp: &AdminNetworkPolicySpec,
         direction: Direction,
         q: Query<'_>,
-    ) -> Option<AdminNetworkPolicyRuleAction> {
+    ) -> Option<(usize, AdminNetworkPolicyRuleAction)> {
         match direction {
             Direction::Ingress => anp
                 .ingress
                 .iter()
-                .find(|r| {
+                .enumerate()
+                .find(|(_, r)| {
                     Self::admin_ports_match(r.ports.as_ref(), q.dst, q.protocol, q.port)
                         && r.from.iter().any(|p| {
                             self.admin_peer_matches(
@@ -321,11 +363,12 @@ impl Cluster {
                             )
                         })
                 })
-                .map(|r| r.action),
+                .map(|(i, r)| (i, r.action)),
             Direction::Egress => anp
                 .egress
                 .iter()
-                .find(|r| {
+                .enumerate()
+                .find(|(_, r)| {
                     Self::admin_ports_match(r.ports.as_ref(), q.dst, q.protocol, q.port)
                         && r.to.iter().any(|p| {
                             self.admin_peer_matches(
@@ -338,21 +381,23 @@ impl Cluster {
                             )
                         })
                 })
-                .map(|r| r.action),
+                .map(|(i, r)| (i, r.action)),
         }
     }
 
+    /// The index and action of the first rule of `banp` in `direction` that matches.
     fn baseline_rule(
         &self,
         banp: &BaselineAdminNetworkPolicySpec,
         direction: Direction,
         q: Query<'_>,
-    ) -> Option<BaselineAdminNetworkPolicyRuleAction> {
+    ) -> Option<(usize, BaselineAdminNetworkPolicyRuleAction)> {
         match direction {
             Direction::Ingress => banp
                 .ingress
                 .iter()
-                .find(|r| {
+                .enumerate()
+                .find(|(_, r)| {
                     Self::admin_ports_match(r.ports.as_ref(), q.dst, q.protocol, q.port)
                         && r.from.iter().any(|p| {
                             self.admin_peer_matches(
@@ -365,11 +410,12 @@ impl Cluster {
                             )
                         })
                 })
-                .map(|r| r.action),
+                .map(|(i, r)| (i, r.action)),
             Direction::Egress => banp
                 .egress
                 .iter()
-                .find(|r| {
+                .enumerate()
+                .find(|(_, r)| {
                     Self::admin_ports_match(r.ports.as_ref(), q.dst, q.protocol, q.port)
                         && r.to.iter().any(|p| {
                             self.admin_peer_matches(
@@ -382,20 +428,21 @@ impl Cluster {
                             )
                         })
                 })
-                .map(|r| r.action),
+                .map(|(i, r)| (i, r.action)),
         }
     }
 
     // ---- the three tiers ----
 
-    /// The verdict and deciding tier of one direction of `flow`.
-    fn judge(&self, flow: &Flow, direction: Direction) -> (Verdict, Tier) {
+    /// The verdict, deciding tier and (for the admin tiers) deciding policy and rule of one
+    /// direction of `flow`, plus the ANP that passed it down, if any.
+    fn judge(&self, flow: &Flow, direction: Direction) -> Judgement {
         let (subject_ip, other_ip) = match direction {
             Direction::Egress => (flow.src_ip, flow.dst_ip),
             Direction::Ingress => (flow.dst_ip, flow.src_ip),
         };
         let Peer::Pod(pod) = self.resolve(subject_ip) else {
-            return (Verdict::Allow, Tier::Default);
+            return Judgement::new(Verdict::Allow, Tier::Default);
         };
         let other = self.resolve(other_ip);
         let dst = self.resolve(flow.dst_ip);
@@ -414,17 +461,22 @@ impl Cluster {
             .filter(|a| self.subject_selects(&a.spec.subject, pod))
             .collect();
         anps.sort_by_key(|a| (a.spec.priority, a.metadata.name.clone()));
+        let mut passed_by = None;
         'admin: for anp in anps {
-            match self.admin_rule(&anp.spec, direction, query) {
-                Some(AdminNetworkPolicyRuleAction::Allow) => {
-                    return (Verdict::Allow, Tier::AdminNetworkPolicy);
+            let name = anp.metadata.name.clone().unwrap_or_default();
+            let verdict = match self.admin_rule(&anp.spec, direction, query) {
+                Some((i, AdminNetworkPolicyRuleAction::Allow)) => (Verdict::Allow, i),
+                Some((i, AdminNetworkPolicyRuleAction::Deny)) => (Verdict::Deny, i),
+                Some((_, AdminNetworkPolicyRuleAction::Pass)) => {
+                    passed_by = Some(name);
+                    break 'admin;
                 }
-                Some(AdminNetworkPolicyRuleAction::Deny) => {
-                    return (Verdict::Deny, Tier::AdminNetworkPolicy);
-                }
-                Some(AdminNetworkPolicyRuleAction::Pass) => break 'admin,
-                None => {}
-            }
+                None => continue,
+            };
+            return Judgement {
+                decided_by: Some((name, verdict.1)),
+                ..Judgement::new(verdict.0, Tier::AdminNetworkPolicy)
+            };
         }
 
         let ns = Self::pod_namespace(pod);
@@ -472,30 +524,36 @@ impl Cluster {
                     }),
                 }
             });
-            return (
-                if allowed {
-                    Verdict::Allow
-                } else {
-                    Verdict::Deny
-                },
-                Tier::NetworkPolicy,
-            );
+            let verdict = if allowed {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            };
+            return Judgement {
+                passed_by,
+                ..Judgement::new(verdict, Tier::NetworkPolicy)
+            };
         }
 
         if let Some(banp) = &self.baseline
             && self.subject_selects(&banp.spec.subject, pod)
         {
-            match self.baseline_rule(&banp.spec, direction, query) {
-                Some(BaselineAdminNetworkPolicyRuleAction::Allow) => {
-                    return (Verdict::Allow, Tier::BaselineAdminNetworkPolicy);
-                }
-                Some(BaselineAdminNetworkPolicyRuleAction::Deny) => {
-                    return (Verdict::Deny, Tier::BaselineAdminNetworkPolicy);
-                }
-                None => {}
+            if let Some((i, action)) = self.baseline_rule(&banp.spec, direction, query) {
+                let verdict = match action {
+                    BaselineAdminNetworkPolicyRuleAction::Allow => Verdict::Allow,
+                    BaselineAdminNetworkPolicyRuleAction::Deny => Verdict::Deny,
+                };
+                return Judgement {
+                    decided_by: Some(("default".into(), i)),
+                    passed_by,
+                    ..Judgement::new(verdict, Tier::BaselineAdminNetworkPolicy)
+                };
             }
         }
-        (Verdict::Allow, Tier::Default)
+        Judgement {
+            passed_by,
+            ..Judgement::new(Verdict::Allow, Tier::Default)
+        }
     }
 }
 
@@ -1166,14 +1224,15 @@ fn agree(index: &Index, cluster: &Cluster, phase: &str) -> Result<usize, TestCas
                 let got = index.evaluate(&flow);
                 let egress = cluster.judge(&flow, Direction::Egress);
                 let ingress = cluster.judge(&flow, Direction::Ingress);
-                let verdict = if egress.0 == Verdict::Allow && ingress.0 == Verdict::Allow {
-                    Verdict::Allow
-                } else {
-                    Verdict::Deny
-                };
+                let verdict =
+                    if egress.verdict == Verdict::Allow && ingress.verdict == Verdict::Allow {
+                        Verdict::Allow
+                    } else {
+                        Verdict::Deny
+                    };
                 let seen = (
-                    (got.egress.verdict, got.egress.tier),
-                    (got.ingress.verdict, got.ingress.tier),
+                    Judgement::of(&got.egress),
+                    Judgement::of(&got.ingress),
                     got.verdict,
                 );
                 prop_assert_eq!(
@@ -1369,15 +1428,11 @@ fn reference_follows_the_spec_on_known_cases() {
             admin: row.admin,
             baseline: None,
         };
-        assert_eq!(
-            cluster.judge(&row.flow, Direction::Ingress),
-            row.ingress,
-            "{}",
-            row.name
-        );
+        let judged = cluster.judge(&row.flow, Direction::Ingress);
+        assert_eq!((judged.verdict, judged.tier), row.ingress, "{}", row.name);
         assert_eq!(
             cluster.judge(&row.flow, Direction::Egress),
-            (Verdict::Allow, Tier::Default),
+            Judgement::new(Verdict::Allow, Tier::Default),
             "{}",
             row.name
         );
