@@ -537,18 +537,17 @@ impl Cluster {
 
         if let Some(banp) = &self.baseline
             && self.subject_selects(&banp.spec.subject, pod)
+            && let Some((i, action)) = self.baseline_rule(&banp.spec, direction, query)
         {
-            if let Some((i, action)) = self.baseline_rule(&banp.spec, direction, query) {
-                let verdict = match action {
-                    BaselineAdminNetworkPolicyRuleAction::Allow => Verdict::Allow,
-                    BaselineAdminNetworkPolicyRuleAction::Deny => Verdict::Deny,
-                };
-                return Judgement {
-                    decided_by: Some(("default".into(), i)),
-                    passed_by,
-                    ..Judgement::new(verdict, Tier::BaselineAdminNetworkPolicy)
-                };
-            }
+            let verdict = match action {
+                BaselineAdminNetworkPolicyRuleAction::Allow => Verdict::Allow,
+                BaselineAdminNetworkPolicyRuleAction::Deny => Verdict::Deny,
+            };
+            return Judgement {
+                decided_by: Some(("default".into(), i)),
+                passed_by,
+                ..Judgement::new(verdict, Tier::BaselineAdminNetworkPolicy)
+            };
         }
         Judgement {
             passed_by,
