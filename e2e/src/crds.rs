@@ -24,10 +24,9 @@ pub(crate) async fn install(cp: &ControlPlane, paths: &[PathBuf]) -> Result<()> 
                 })?;
             if value["kind"] == "CustomResourceDefinition"
                 && let Some(name) = value["metadata"]["name"].as_str()
+                && !names.iter().any(|n| n == name)
             {
-                if !names.iter().any(|n| n == name) {
-                    names.push(name.to_string());
-                }
+                names.push(name.to_string());
             }
         }
         let path_str = path.display().to_string();

@@ -1,0 +1,240 @@
+//! Teardown leaves nothing behind: no processes, no network namespaces (so no veths and no
+//! nftables tables), nothing new in the root namespace; and a run that was SIGKILLed is cleaned
+//! by the next one.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use verdict_e2e::{
+    ControlPlane, ControlPlaneOptions, NetnsCluster, PodSpec, Port, cleanup_stale, skip_unless_e2e,
+};
+
+fn netns_with_prefix(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+fn root_links() -> BTreeSet<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect()
+}
+
+fn root_nft_tables() -> String {
+    String::from_utf8_lossy(
+        &Command::new("nft")
+            .args(["list", "tables"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned()
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie is not a leak (its parent reaps it); anything else is.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_leaves_no_process_netns_link_or_table() {
+    skip_unless_e2e!();
+    let links_before = root_links();
+    let tables_before = root_nft_tables();
+    let cp = ControlPlane::start(ControlPlaneOptions {
+        scheduler: false,
+        ..ControlPlaneOptions::named("teardown")
+    })
+    .await
+    .unwrap();
+    let cluster = NetnsCluster::new(Some(cp.client().await.unwrap()))
+        .await
+        .unwrap();
+    let node = cluster.add_node("node-1").await.unwrap();
+    cluster.add_node("node-2").await.unwrap();
+    cluster
+        .add_pod(
+            PodSpec::new("t", "a")
+                .node("node-1")
+                .serve_all(&[Port::tcp(80), Port::sctp(80)]),
+        )
+        .await
+        .unwrap();
+    cluster
+        .add_pod(PodSpec::new("t", "b").node("node-2").serve(Port::udp(80)))
+        .await
+        .unwrap();
+    cluster
+        .add_pod(
+            PodSpec::new("t", "h")
+                .node("node-2")
+                .host_network()
+                .serve(Port::tcp(8080)),
+        )
+        .await
+        .unwrap();
+    // What an agent leaves: a process in the node netns and an nftables table there.
+    let sleeper = cluster
+        .spawn_in(
+            &node.netns,
+            "sleeper",
+            Path::new("/bin/sleep"),
+            &["300".into()],
+            &[],
+        )
+        .unwrap();
+    assert!(
+        node.command("nft")
+            .args(["add", "table", "inet", "verdict"])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let prefix = cluster.netns_prefix();
+    let mut pids: Vec<u32> = cp.pids().into_iter().map(|(_, pid)| pid).collect();
+    pids.push(sleeper);
+    assert_eq!(
+        netns_with_prefix(&prefix).len(),
+        1 + 2 + 2,
+        "underlay, 2 nodes, 2 pod netns"
+    );
+    assert!(pids.iter().all(|p| alive(*p)));
+    let work_dir = cp.work_dir().to_path_buf();
+
+    let t = Instant::now();
+    drop(cluster);
+    drop(cp);
+    eprintln!("teardown took {:.1}s", t.elapsed().as_secs_f64());
+
+    assert_eq!(
+        netns_with_prefix(&prefix),
+        Vec::<String>::new(),
+        "netns left behind"
+    );
+    let leaked: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(leaked.is_empty(), "processes left behind: {leaked:?}");
+    let new_links: Vec<String> = root_links().difference(&links_before).cloned().collect();
+    assert!(
+        new_links.is_empty(),
+        "links left in the root netns: {new_links:?}"
+    );
+    assert_eq!(
+        root_nft_tables(),
+        tables_before,
+        "root netns nftables tables changed"
+    );
+    assert!(!work_dir.exists(), "a passing test's work dir is removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_run_leaves_no_process_and_is_cleaned_by_the_next() {
+    skip_unless_e2e!();
+    let dir = verdict_e2e::work_root().join(format!("crash-{}", verdict_e2e::new_run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verdict-cluster"))
+        .args([
+            "--dir",
+            &dir.display().to_string(),
+            "up",
+            "--nodes",
+            "2",
+            "--pods-per-node",
+            "1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !dir.join("cluster.json").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "verdict-cluster up did not come up"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "verdict-cluster up exited early"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The run's state files name its processes and its netns prefix.
+    let owner = child.id();
+    let mut pids = Vec::new();
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir("/run/verdict-e2e").unwrap().flatten() {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap();
+        if v["owner_pid"] == owner {
+            ids.push(
+                entry
+                    .path()
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            pids.extend(
+                v["pids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_u64().unwrap() as u32),
+            );
+        }
+    }
+    assert!(
+        pids.len() >= 3,
+        "etcd, apiserver, controller manager...: {pids:?}"
+    );
+    let netns_before: Vec<String> = ids
+        .iter()
+        .flat_map(|id| netns_with_prefix(&format!("vd{id}-")))
+        .collect();
+    assert_eq!(netns_before.len(), 1 + 2 + 2, "{netns_before:?}");
+
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    // The parent-death signal takes the control plane down with it.
+    let t0 = Instant::now();
+    while pids.iter().any(|p| alive(*p)) && t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let leaked: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(
+        leaked.is_empty(),
+        "processes outlived their SIGKILLed owner: {leaked:?}"
+    );
+
+    let report = cleanup_stale().unwrap();
+    for ns in &netns_before {
+        assert!(report.netns.contains(ns), "{ns} not cleaned: {report:?}");
+    }
+    let left: Vec<String> = ids
+        .iter()
+        .flat_map(|id| netns_with_prefix(&format!("vd{id}-")))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
