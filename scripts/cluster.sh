@@ -14,4 +14,4 @@ if [[ "$cmd" == up ]]; then
   "$root/e2e/k8s/build.sh" >&2   # no-op when the binaries are cached
 fi
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p verdict-e2e --bin verdict-cluster
-exec "$root/target/debug/verdict-cluster" --dir "${VERDICT_CLUSTER_DIR:-$root/.demo}" "$cmd" "$@"
+exec "${CARGO_TARGET_DIR:-$root/target}/debug/verdict-cluster" --dir "${VERDICT_CLUSTER_DIR:-$root/.demo}" "$cmd" "$@"
