@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, PodIP, PodStatus};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use verdict_engine::{ClusterObject, Index};
 
@@ -139,43 +140,8 @@ impl Cluster {
             }
         }
 
-        // Namespaces that objects live in but no document declares.
-        let mut implicit = BTreeMap::<String, String>::new();
-        let used = pods
-            .by_key
-            .values()
-            .map(|(location, pod)| (location, "Pod", &pod.metadata))
-            .chain(
-                network_policies
-                    .by_key
-                    .values()
-                    .map(|(l, np)| (l, "NetworkPolicy", &np.metadata)),
-            );
-        for (location, kind, meta) in used {
-            let namespace = meta.namespace.clone().unwrap_or_default();
-            if !namespaces.by_key.contains_key(&namespace) {
-                let used_by = format!("{kind} {namespace}/{} at {location}", name_of(meta));
-                implicit.entry(namespace).or_insert(used_by);
-            }
-        }
-        for (namespace, used_by) in &implicit {
-            diagnostics.notes.push(format!(
-                "namespace {namespace} is not declared; creating it (first used by {used_by})"
-            ));
-            let ns = Namespace {
-                metadata: ObjectMeta {
-                    name: Some(namespace.clone()),
-                    ..ObjectMeta::default()
-                },
-                ..Namespace::default()
-            };
-            let location = Location {
-                file: "(implicit)".into(),
-                document: 0,
-                item: None,
-            };
-            namespaces.by_key.insert(namespace.clone(), (location, ns));
-        }
+        let implicit =
+            add_implicit_namespaces(&mut namespaces, &pods, &network_policies, diagnostics);
 
         let mut index = Index::new();
         let rejected = |location: &Location| {
@@ -229,7 +195,7 @@ impl Cluster {
         diagnostics.notes.push(format!(
             "simulating namespaces: {} ({} implicit), nodes: {}, pods: {}, NetworkPolicies: {}, AdminNetworkPolicies: {}, BaselineAdminNetworkPolicies: {}",
             namespaces.by_key.len(),
-            implicit.len(),
+            implicit,
             nodes.by_key.len(),
             pod_table.len(),
             network_policies.by_key.len(),
@@ -251,6 +217,53 @@ impl Cluster {
     pub fn pods(&self) -> impl Iterator<Item = &PodInfo> {
         self.pods.values()
     }
+}
+
+/// Creates the namespaces that pods or NetworkPolicies live in but no document declares, and
+/// returns how many it created.
+fn add_implicit_namespaces(
+    namespaces: &mut Objects<Namespace>,
+    pods: &Objects<Pod>,
+    network_policies: &Objects<NetworkPolicy>,
+    diagnostics: &mut Diagnostics,
+) -> usize {
+    let mut implicit = BTreeMap::<String, String>::new();
+    let used = pods
+        .by_key
+        .values()
+        .map(|(location, pod)| (location, "Pod", &pod.metadata))
+        .chain(
+            network_policies
+                .by_key
+                .values()
+                .map(|(l, np)| (l, "NetworkPolicy", &np.metadata)),
+        );
+    for (location, kind, meta) in used {
+        let namespace = meta.namespace.clone().unwrap_or_default();
+        if !namespaces.by_key.contains_key(&namespace) {
+            let used_by = format!("{kind} {namespace}/{} at {location}", name_of(meta));
+            implicit.entry(namespace).or_insert(used_by);
+        }
+    }
+    for (namespace, used_by) in &implicit {
+        diagnostics.notes.push(format!(
+            "namespace {namespace} is not declared; creating it (first used by {used_by})"
+        ));
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        let location = Location {
+            file: "(implicit)".into(),
+            document: 0,
+            item: None,
+        };
+        namespaces.by_key.insert(namespace.clone(), (location, ns));
+    }
+    implicit.len()
 }
 
 /// Reads (or, for hostNetwork pods, fills in) a pod's addresses.
@@ -357,6 +370,7 @@ mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{NodeAddress, NodeStatus, PodSpec};
     use pretty_assertions::assert_eq;
+    use verdict_engine::Verdict;
 
     fn here() -> Location {
         Location {
@@ -538,6 +552,60 @@ mod tests {
         assert_eq!(
             diagnostics.warnings,
             vec!["g.yaml: document 2: Pod x/a replaces the one at f.yaml: document 1"]
+        );
+    }
+
+    #[test]
+    fn implicit_namespaces_carry_the_name_label_the_engine_selects_on() {
+        let object = |value: serde_json::Value| -> Loaded {
+            let object = match value["kind"].as_str().unwrap() {
+                "Pod" => ClusterObject::Pod(serde_json::from_value(value).unwrap()),
+                _ => ClusterObject::NetworkPolicy(serde_json::from_value(value).unwrap()),
+            };
+            Loaded {
+                location: here(),
+                object,
+            }
+        };
+        let pod = |ns: &str, ip: &str| {
+            object(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": ns}, "status": {"podIP": ip}}))
+        };
+        let allow_from_b = object(serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "from-b", "namespace": "a"},
+            "spec": {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector":
+                {"matchLabels": {"kubernetes.io/metadata.name": "b"}}}]}]}
+        }));
+        let loaded = vec![
+            pod("a", "10.0.0.1"),
+            pod("b", "10.0.0.2"),
+            pod("c", "10.0.0.3"),
+            allow_from_b,
+        ];
+        let mut diagnostics = Diagnostics::default();
+        let cluster = Cluster::build(loaded, &mut diagnostics).unwrap();
+        let cases = [
+            ("from b", "10.0.0.2", Verdict::Allow),
+            ("from c", "10.0.0.3", Verdict::Deny),
+        ];
+        for (name, src, want) in cases {
+            let flow = crate::simulate::flow(
+                src.parse().unwrap(),
+                "10.0.0.1".parse().unwrap(),
+                crate::probe::Probe::DEFAULT,
+            );
+            assert_eq!(cluster.index.evaluate(&flow).verdict, want, "{name}");
+        }
+        let created: Vec<&String> = diagnostics
+            .notes
+            .iter()
+            .filter(|n| n.contains("creating it"))
+            .collect();
+        assert_eq!(created.len(), 3, "{:?}", diagnostics.notes);
+        assert_eq!(
+            cluster.pods().map(PodInfo::label).collect::<Vec<_>>(),
+            vec!["a/p", "b/p", "c/p"]
         );
     }
 }
