@@ -164,7 +164,10 @@ mod tests {
             "verdict_operator_leader 1",
             "verdict_operator_reconcile_duration_seconds_count 2",
         ] {
-            assert!(text.contains(needle), "{needle} missing in:\n{text}");
+            assert!(
+                text.lines().any(|l| l == needle),
+                "{needle} missing in:\n{text}"
+            );
         }
         assert_eq!(m.reconcile_count(), 2);
     }

@@ -72,7 +72,7 @@ impl Operator {
 
     fn is_leader(&self) -> bool {
         self.metrics()
-            .is_some_and(|m| m.contains("verdict_operator_leader 1"))
+            .is_some_and(|m| m.lines().any(|l| l.trim() == "verdict_operator_leader 1"))
     }
 
     fn log_text(&self) -> String {
@@ -107,7 +107,11 @@ async fn can_i(
     ns: Option<&str>,
 ) -> bool {
     let mut cmd = tokio::process::Command::from(cp.kubectl());
-    cmd.args(["auth", "can-i", verb, resource, &format!("--as={user}")]);
+    cmd.args(["auth", "can-i", verb, &format!("--as={user}")]);
+    match resource.split_once('/') {
+        Some((res, sub)) => cmd.args([res, &format!("--subresource={sub}")]),
+        None => cmd.arg(resource),
+    };
     match ns {
         Some(ns) => cmd.args(["-n", ns]),
         None => cmd.arg("--all-namespaces"),
@@ -477,7 +481,19 @@ async fn operator_end_to_end() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(!second.is_leader(), "two leaders at once");
+    if second.is_leader() {
+        let lease = cp
+            .kubectl_run(&["-n", NS, "get", "lease", "verdict-operator", "-o", "yaml"])
+            .await
+            .unwrap_or_default();
+        panic!(
+            "two leaders at once; b metrics (port {}):\n{:?}\nlease:\n{lease}\nreplica-a:\n{}\nreplica-b:\n{}",
+            second.metrics_port,
+            second.metrics(),
+            first.log_text(),
+            second.log_text()
+        );
+    }
     assert!(first.is_leader());
     first.terminate().await;
     wait_for("replica-b takes over", T, || async {

@@ -42,6 +42,49 @@ pub async fn control_plane(name: &str, nodes: usize) -> (ControlPlane, Vec<Strin
     (cp, names)
 }
 
+/// Removes `node.kubernetes.io/not-ready:NoSchedule` from every node that has it.
+pub async fn untaint_not_ready(cp: &ControlPlane) {
+    let client = cp.client().await.expect("admin client");
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client);
+    let list = nodes
+        .list(&ListParams::default())
+        .await
+        .expect("list nodes");
+    let mut tasks = futures::stream::FuturesUnordered::new();
+    for node in list.items {
+        let Some(taints) = node.spec.as_ref().and_then(|s| s.taints.clone()) else {
+            continue;
+        };
+        let kept: Vec<_> = taints
+            .into_iter()
+            .filter(|t| t.key != "node.kubernetes.io/not-ready")
+            .collect();
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let nodes = nodes.clone();
+        tasks.push(async move {
+            let patch = serde_json::json!({"spec": {"taints": kept}});
+            nodes
+                .patch(
+                    &name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                )
+                .await
+                .map(|_| ())
+        });
+        if tasks.len() >= 32 {
+            use futures::StreamExt;
+            if let Some(r) = tasks.next().await {
+                r.expect("untaint node");
+            }
+        }
+    }
+    use futures::StreamExt;
+    while let Some(r) = tasks.next().await {
+        r.expect("untaint node");
+    }
+}
+
 /// `kubectl apply -f manifests/install.yaml`, then waits for its CRDs to be Established.
 pub async fn apply_install(cp: &ControlPlane) -> String {
     let install = root().join("manifests/install.yaml");
