@@ -187,6 +187,9 @@ pub enum Action {
     /// Create the policy, or replace the one with the same [`PolicyId`] (upstream create,
     /// update and patch all land here).
     Apply(PolicySource),
+    /// Apply an object the API server must refuse (upstream expects the create to fail); the
+    /// runner checks that it is refused and that nothing changes.
+    ApplyInvalid(PolicySource),
     /// Delete one policy.
     Delete(PolicyId),
     /// Delete every NetworkPolicy in the model's namespaces (upstream `cleanNetworkPolicies`).

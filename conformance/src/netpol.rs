@@ -1,5 +1,7 @@
 //! Every case of the upstream sig-network NetworkPolicy e2e suite (kubernetes v1.36,
-//! `test/e2e/network/netpol/network_policy.go`), in upstream order, on the full 9-pod model.
+//! `test/e2e/network/netpol/network_policy.go`), in upstream order, on the full 9-pod model,
+//! followed by the two `network_policy_api.go` cases (API-server CRUD and endPort validation),
+//! ported as far as they concern enforcement (see their `gap`).
 //!
 //! Upstream v1.36 starts only the pods each test needs (for example `x/a`, `y/a`); here every
 //! case runs on all nine pods and all three namespaces. Where a reduced upstream topology left a
@@ -24,6 +26,7 @@ const SCTP: Option<Protocol> = Some(Protocol::Sctp);
 
 const CONTEXT_TCP: &str = "Netpol NetworkPolicy between server and client";
 const CONTEXT_UDP: &str = "Netpol [LinuxOnly] NetworkPolicy between server and client using UDP";
+const CONTEXT_API: &str = "Netpol API";
 const CONTEXT_SCTP: &str = "Netpol [Feature:SCTPConnectivity] [LinuxOnly] NetworkPolicy between server and client using SCTP";
 
 fn pod(ns: &str, name: &str) -> PodName {
@@ -69,6 +72,7 @@ fn case(context: &str, it: &str, model: &Model, steps: Vec<Step>) -> Case {
     let suite = match context {
         CONTEXT_UDP => "netpol-udp",
         CONTEXT_SCTP => "netpol-sctp",
+        CONTEXT_API => "netpol-api",
         _ => "netpol",
     };
     Case {
@@ -1148,7 +1152,143 @@ pub fn cases() -> Vec<Case> {
     }
 
     out.sort_by_key(|c| upstream_order(&c.upstream));
+    out.extend(api_cases(&m));
     out
+}
+
+/// `network_policy_api.go`: API-server behaviour, ported as far as it concerns enforcement.
+fn api_cases(m: &Model) -> Vec<Case> {
+    let tcp80 = Probe::tcp(80);
+    let unaffected = || vec![expect(tcp80, m.table(true))];
+    let template = |name: &str| {
+        netpol("x", name)
+            .select(labels([("pod-name", "test-pod")]))
+            .ingress([from(
+                vec![pods_in(
+                    labels([("ns-name", "pod-b")]),
+                    labels([("pod-name", "client-a")]),
+                )],
+                vec![],
+            )])
+            .build()
+    };
+    let annotated = |np: &k8s_openapi::api::networking::v1::NetworkPolicy, keys: &[&str]| {
+        let mut np = np.clone();
+        let notes = np.metadata.annotations.get_or_insert_with(Default::default);
+        for key in keys {
+            notes.insert(key.to_string(), "true".into());
+        }
+        np
+    };
+    let created: Vec<_> = (1..=3)
+        .map(|i| template(&format!("e2e-example-netpol-{i}")))
+        .collect();
+    let id = |np: &k8s_openapi::api::networking::v1::NetworkPolicy| {
+        Policy::NetworkPolicy(np.clone()).id()
+    };
+    let mut operations = case(
+        CONTEXT_API,
+        "should support creating NetworkPolicy API operations",
+        m,
+        vec![
+            step(
+                "creating",
+                created.iter().cloned().map(apply).collect(),
+                unaffected(),
+            ),
+            step(
+                "patching",
+                vec![apply(annotated(&created[2], &["patched"]))],
+                unaffected(),
+            ),
+            step(
+                "updating",
+                vec![apply(annotated(&created[2], &["patched", "updated"]))],
+                unaffected(),
+            ),
+            step(
+                "deleting",
+                vec![Action::Delete(id(&created[2]))],
+                unaffected(),
+            ),
+            step(
+                "deleting a collection",
+                vec![
+                    Action::Delete(id(&created[0])),
+                    Action::Delete(id(&created[1])),
+                ],
+                unaffected(),
+            ),
+        ],
+    );
+    operations.gap = Some(
+        "API discovery, get, list, watch and the patch/update round trip are API-server \
+         behaviour; only create, update and delete reach the enforcer (the policies select \
+         no model pod, so every step expects full connectivity)",
+    );
+
+    let endport = |port: Option<k8s_openapi::apimachinery::pkg::util::intstr::IntOrString>| {
+        let mut rule = to(vec![], vec![]);
+        rule.ports = Some(vec![k8s_openapi::api::networking::v1::NetworkPolicyPort {
+            port,
+            end_port: Some(20000),
+            protocol: None,
+        }]);
+        netpol("x", "e2e-example-netpol-endport-validate")
+            .select(labels([("pod-name", "test-pod")]))
+            .egress([rule])
+            .build()
+    };
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let invalid = |np| {
+        Action::ApplyInvalid(crate::case::PolicySource::Fixed(Box::new(
+            Policy::NetworkPolicy(np),
+        )))
+    };
+    let mut endport_case = case(
+        CONTEXT_API,
+        "should support creating NetworkPolicy API with endport field",
+        m,
+        vec![
+            step(
+                "EndPort field cannot be defined if the Port field is not defined.",
+                vec![invalid(endport(None))],
+                unaffected(),
+            ),
+            step(
+                "EndPort field cannot be defined if the Port field is defined as a named (string) port.",
+                vec![invalid(endport(Some(IntOrString::String(
+                    "serve-80".into(),
+                ))))],
+                unaffected(),
+            ),
+            step(
+                "When EndPort field is smaller than port, it will failed",
+                vec![invalid(endport(Some(IntOrString::Int(30000))))],
+                unaffected(),
+            ),
+            step(
+                "EndPort field is equal with port.",
+                vec![apply(endport(Some(IntOrString::Int(20000))))],
+                unaffected(),
+            ),
+            step(
+                "EndPort field is greater than port.",
+                vec![apply(endport(Some(IntOrString::Int(10000))))],
+                unaffected(),
+            ),
+            step(
+                "deleting all test collection",
+                vec![Action::DeleteAllNetworkPolicies],
+                unaffected(),
+            ),
+        ],
+    );
+    endport_case.gap = Some(
+        "upstream creates each valid policy under a fresh generated name; here they share one name, \
+         so the second valid create replaces the first (neither selects a model pod)",
+    );
+    vec![operations, endport_case]
 }
 
 /// The TCP context first, then UDP, then SCTP; inside UDP and SCTP the upstream `It` order.
@@ -1205,8 +1345,8 @@ mod tests {
         let all = cases();
         assert_eq!(
             all.len(),
-            48,
-            "upstream v1.36 has 42 TCP, 3 UDP and 3 SCTP cases"
+            50,
+            "upstream v1.36: 42 TCP, 3 UDP, 3 SCTP and 2 API cases"
         );
         let mut names: Vec<_> = all.iter().map(|c| c.name.as_str()).collect();
         names.sort_unstable();

@@ -234,6 +234,15 @@ pub fn run(case: &Case) -> Report {
                     }
                     world.upsert(policy);
                 }
+                Action::ApplyInvalid(source) => {
+                    let policy = source.resolve(&addresses);
+                    if apply_policy(&mut index, &policy).is_ok() {
+                        fail(
+                            &step.name,
+                            format!("{} was accepted; the API server rejects it", policy.id()),
+                        );
+                    }
+                }
                 Action::Delete(id) => {
                     if !delete_policy(&mut index, id) {
                         fail(&step.name, format!("delete of {id}: index did not know it"));
