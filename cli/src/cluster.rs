@@ -3,7 +3,6 @@
 //!
 //! What "complete" means here:
 //! - namespaced objects without a namespace are in `default`;
-//! - every Namespace carries `kubernetes.io/metadata.name` (the API server sets it);
 //! - namespaces that pods or NetworkPolicies use but no document declares are created;
 //! - a hostNetwork pod without `status.podIP` gets its node's InternalIP addresses;
 //! - any other pod without an IP is an error: a pod that cannot be addressed cannot be simulated.
@@ -19,9 +18,6 @@ use verdict_engine::{ClusterObject, Index};
 use crate::error::{Error, Result};
 use crate::input::Location;
 use crate::objects::Loaded;
-
-/// The label the API server puts on every namespace.
-pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// What the simulator knows about a pod beyond what the engine needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,12 +147,8 @@ impl Cluster {
                 source: Box::new(source),
             }
         };
-        for (location, ns) in namespaces.by_key.values_mut() {
-            let name = name_of(&ns.metadata);
-            ns.metadata
-                .labels
-                .get_or_insert_with(BTreeMap::new)
-                .insert(NAMESPACE_NAME_LABEL.into(), name);
+        // The engine adds the automatic kubernetes.io/metadata.name label itself.
+        for (location, ns) in namespaces.by_key.values() {
             index.apply_namespace(ns).map_err(rejected(location))?;
         }
         for (location, node) in nodes.by_key.values() {
@@ -556,7 +548,7 @@ mod tests {
     }
 
     #[test]
-    fn implicit_namespaces_carry_the_name_label_the_engine_selects_on() {
+    fn implicit_namespaces_are_selectable_by_name() {
         let object = |value: serde_json::Value| -> Loaded {
             let object = match value["kind"].as_str().unwrap() {
                 "Pod" => ClusterObject::Pod(serde_json::from_value(value).unwrap()),
