@@ -23,7 +23,7 @@ fn install_yaml_embeds_the_current_crd() {
     let generated = verdict_crds::enforcer_crd_yaml().unwrap();
     assert!(
         install.contains(generated.trim_end()),
-        "manifests/install.yaml does not contain the current CRD: run `make manifests` \
-         (operator/scripts/render-install.sh) and commit it"
+        "manifests/install.yaml does not contain the current CRD: run operator/scripts/render-install.sh \
+         and commit it"
     );
 }
