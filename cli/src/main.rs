@@ -2,28 +2,33 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
 use clap::Parser;
 use verdict_cli::Error;
 use verdict_cli::args::{Cli, Command};
+use verdict_cli::error::EXIT_INTERNAL;
 
 fn main() -> ExitCode {
     // Usage errors exit with 2, as documented in --help.
     let cli = Cli::parse();
-    let result = match &cli.command {
+    // A panic is an internal error: exit 1 as documented, not Rust's 101. The default hook has
+    // already printed the message.
+    let result = panic::catch_unwind(AssertUnwindSafe(|| match &cli.command {
         Command::Simulate(args) => verdict_cli::run(
             args,
             &mut io::stdin().lock(),
             &mut io::stdout().lock(),
             &mut io::stderr(),
         ),
-    };
+    }));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(EXIT_INTERNAL),
+        Ok(Ok(())) => ExitCode::SUCCESS,
         // `kubectl verdict ... | head` closing the pipe early is not a failure.
-        Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(error) => {
+        Ok(Err(Error::Output(e))) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
             let _ = writeln!(io::stderr(), "error: {}", error.chain());
             ExitCode::from(error.exit_code())
         }

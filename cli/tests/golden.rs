@@ -272,3 +272,24 @@ fn every_golden_file_belongs_to_a_case() {
         .collect();
     assert!(stale.is_empty(), "golden files without a case: {stale:?}");
 }
+
+/// Exit code 1 is for internal errors; output that cannot be written is one.
+#[test]
+fn unwritable_output_exits_1() {
+    let Ok(full) = fs::File::create("/dev/full") else {
+        eprintln!("skipping: /dev/full is not available on this system");
+        return;
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_kubectl-verdict"))
+        .args(["simulate", "-f", "tests/fixtures/xy", "--matrix"])
+        .current_dir(crate_dir())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write output: No space left on device"),
+        "{stderr}"
+    );
+}
