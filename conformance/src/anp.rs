@@ -14,8 +14,9 @@ use crate::case::{
     Action, AddressBook, Case, Expectation, Policy, PolicyId, Probe, Protocol, Step,
 };
 use crate::fixture::{
-    Act, AdminRule, admin, baseline, labels, netpol, peer_namespaces, peer_networks, peer_nodes,
-    peer_pods, port_named, port_number, port_range, rule, subject_namespaces, subject_pods,
+    Act, AdminRule, admin, baseline, from as np_from, labels, namespaces as np_namespaces, netpol,
+    peer_namespaces, peer_networks, peer_nodes, peer_pods, port_named, port_number, port_range,
+    rule, subject_namespaces, subject_pods, to as np_to,
 };
 use crate::model::{FOREST, Model, NAMESPACE_NAME_LABEL, PodName, house_namespace};
 use crate::truth_table::{Peer, TruthTable};
@@ -131,10 +132,10 @@ struct Ladder {
     dir: Dir,
     everything: &'static str,
     denied: &'static str,
-    deny_label: &'static str,
+    deny_label: String,
     deny_ports: Vec<Probe>,
     allowed: &'static str,
-    allow_label: &'static str,
+    allow_label: String,
     allow_ports: Vec<Probe>,
 }
 
@@ -407,19 +408,14 @@ fn single(
             dir,
             everything,
             denied,
-            deny_label: leak_label(format!("at-port-{deny_port}")),
+            deny_label: format!("at-port-{deny_port}"),
             deny_ports: vec![probe(deny_port)],
             allowed,
-            allow_label: leak_label(format!("at-port-{allow_port}")),
+            allow_label: format!("at-port-{allow_port}"),
             allow_ports: vec![probe(allow_port)],
         }],
         probes: probe_ports.iter().map(|&p| probe(p)).collect(),
     }
-}
-
-/// Rule-name fragments are built once per process; leaking them keeps `Ladder` `'static`.
-fn leak_label(label: String) -> &'static str {
-    Box::leak(label.into_boxed_str())
 }
 
 fn single_titles(tier: Tier, dir: Dir, protocol: Protocol) -> Vec<String> {
@@ -595,20 +591,20 @@ fn gress_test(tier: Tier) -> LadderTest {
                 dir: Dir::Egress,
                 everything: R,
                 denied: S,
-                deny_label: "at-ports-80-53-9003",
+                deny_label: "at-ports-80-53-9003".into(),
                 deny_ports: deny.clone(),
                 allowed: H,
-                allow_label: egress_allow_label,
+                allow_label: egress_allow_label.into(),
                 allow_ports: egress_allow,
             },
             Ladder {
                 dir: Dir::Ingress,
                 everything: R,
                 denied: S,
-                deny_label: "at-port-80-53-9003",
+                deny_label: "at-port-80-53-9003".into(),
                 deny_ports: deny,
                 allowed: H,
-                allow_label: "at-port-80-5353-9003",
+                allow_label: "at-port-80-5353-9003".into(),
                 allow_ports: vec![p(Tcp, 80), p(Udp, 5353), p(Sctp, 9003)],
             },
         ],
@@ -867,8 +863,7 @@ fn inline_cidr(tier: Tier) -> Case {
         rules.extend(base_rules.iter().cloned());
         build(&rules)
     };
-    let denied = |probe: Probe, t: &mut TruthTable| {
-        let _ = probe;
+    let denied = |_: Probe, t: &mut TruthTable| {
         t.expect_peer(&in_house(G), &Peer::any(), false)
             .expect_peer(&in_house(G), &in_house(S), true);
     };
@@ -894,9 +889,7 @@ fn inline_cidr(tier: Tier) -> Case {
         vec![
             step(
                 "Should support a 'deny-egress' rule policy for egress-cidr-peer",
-                vec![Action::Apply(crate::case::PolicySource::Fixed(Box::new(
-                    base,
-                )))],
+                vec![Action::fixed(base)],
                 tables(&m, &probes, denied),
             ),
             step(
@@ -926,14 +919,8 @@ fn integration() -> Case {
         &house_namespace(G),
         "allow-gress-from-to-slytherin-to-gryffindor",
     )
-    .ingress([crate::fixture::from(
-        vec![crate::fixture::namespaces(house(S))],
-        vec![],
-    )])
-    .egress([crate::fixture::to(
-        vec![crate::fixture::namespaces(house(S))],
-        vec![],
-    )])
+    .ingress([np_from(vec![np_namespaces(house(S))], vec![])])
+    .egress([np_to(vec![np_namespaces(house(S))], vec![])])
     .build();
     let banp = baseline(
         subject_namespaces(house(G)),

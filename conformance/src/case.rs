@@ -203,6 +203,11 @@ pub enum Action {
 }
 
 impl Action {
+    /// Applies a fixed policy of any kind.
+    pub fn fixed(policy: Policy) -> Self {
+        Action::Apply(PolicySource::Fixed(Box::new(policy)))
+    }
+
     /// Applies a fixed NetworkPolicy.
     pub fn network_policy(np: NetworkPolicy) -> Self {
         Action::Apply(PolicySource::Fixed(Box::new(Policy::NetworkPolicy(np))))

@@ -12,7 +12,9 @@ use std::net::IpAddr;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use crate::case::{Action, AddressBook, Case, Expectation, Policy, Probe, Protocol, Step, slug};
+use crate::case::{
+    Action, AddressBook, Case, Expectation, Policy, PolicySource, Probe, Protocol, Step, slug,
+};
 use crate::fixture::{
     any_port, everything, expression, from, ip_block, labels, named_port, namespaces, netpol, pods,
     pods_in, port, to,
@@ -1240,11 +1242,8 @@ fn api_cases(m: &Model) -> Vec<Case> {
             .build()
     };
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-    let invalid = |np| {
-        Action::ApplyInvalid(crate::case::PolicySource::Fixed(Box::new(
-            Policy::NetworkPolicy(np),
-        )))
-    };
+    let invalid =
+        |np| Action::ApplyInvalid(PolicySource::Fixed(Box::new(Policy::NetworkPolicy(np))));
     let mut endport_case = case(
         CONTEXT_API,
         "should support creating NetworkPolicy API with endport field",
