@@ -42,7 +42,10 @@ fn is_namespaced(kind: &str) -> bool {
 /// [`Error::Invalid`] for a document that is not a Kubernetes object or has no name,
 /// [`Error::Decode`] for a field of the wrong type.
 pub fn objects(doc: Document, warnings: &mut Vec<String>) -> Result<Vec<Loaded>> {
-    let Document { location, value } = doc;
+    let Document {
+        location,
+        mut value,
+    } = doc;
     let kind = string_field(&value, "kind");
     let is_list = kind.as_deref() == Some("List")
         || kind.as_deref().is_some_and(|k| k.ends_with("List")) && value.get("items").is_some();
@@ -55,7 +58,7 @@ pub fn objects(doc: Document, warnings: &mut Vec<String>) -> Result<Vec<Loaded>>
         .filter(|k| !k.is_empty())
         .map(str::to_owned);
     let api_version = string_field(&value, "apiVersion");
-    let Some(Value::Array(items)) = value.get("items").cloned() else {
+    let Some(Value::Array(items)) = value.as_object_mut().and_then(|m| m.remove("items")) else {
         return Err(invalid(
             &location,
             "document",
