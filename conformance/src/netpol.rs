@@ -10,6 +10,8 @@
 
 use std::net::IpAddr;
 
+use IntOrString;
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::case::{
@@ -87,7 +89,7 @@ fn case(context: &str, it: &str, model: &Model, steps: Vec<Step>) -> Case {
     }
 }
 
-fn apply(np: k8s_openapi::api::networking::v1::NetworkPolicy) -> Action {
+fn apply(np: NetworkPolicy) -> Action {
     Action::network_policy(np)
 }
 
@@ -1174,7 +1176,7 @@ fn api_cases(m: &Model) -> Vec<Case> {
             )])
             .build()
     };
-    let annotated = |np: &k8s_openapi::api::networking::v1::NetworkPolicy, keys: &[&str]| {
+    let annotated = |np: &NetworkPolicy, keys: &[&str]| {
         let mut np = np.clone();
         let notes = np.metadata.annotations.get_or_insert_with(Default::default);
         for key in keys {
@@ -1185,9 +1187,7 @@ fn api_cases(m: &Model) -> Vec<Case> {
     let created: Vec<_> = (1..=3)
         .map(|i| template(&format!("e2e-example-netpol-{i}")))
         .collect();
-    let id = |np: &k8s_openapi::api::networking::v1::NetworkPolicy| {
-        Policy::NetworkPolicy(np.clone()).id()
-    };
+    let id = |np: &NetworkPolicy| Policy::NetworkPolicy(np.clone()).id();
     let mut operations = case(
         CONTEXT_API,
         "should support creating NetworkPolicy API operations",
@@ -1229,9 +1229,9 @@ fn api_cases(m: &Model) -> Vec<Case> {
          no model pod, so every step expects full connectivity)",
     );
 
-    let endport = |port: Option<k8s_openapi::apimachinery::pkg::util::intstr::IntOrString>| {
+    let endport = |port: Option<IntOrString>| {
         let mut rule = to(vec![], vec![]);
-        rule.ports = Some(vec![k8s_openapi::api::networking::v1::NetworkPolicyPort {
+        rule.ports = Some(vec![NetworkPolicyPort {
             port,
             end_port: Some(20000),
             protocol: None,
@@ -1241,7 +1241,6 @@ fn api_cases(m: &Model) -> Vec<Case> {
             .egress([rule])
             .build()
     };
-    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     let invalid =
         |np| Action::ApplyInvalid(PolicySource::Fixed(Box::new(Policy::NetworkPolicy(np))));
     let mut endport_case = case(
