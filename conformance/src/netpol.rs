@@ -10,9 +10,9 @@
 
 use std::net::IpAddr;
 
-use IntOrString;
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::case::{
     Action, AddressBook, Case, Expectation, Policy, PolicySource, Probe, Protocol, Step, slug,
