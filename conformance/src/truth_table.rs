@@ -192,7 +192,7 @@ impl TruthTable {
             .enumerate()
             .map(|(c, t)| format!("{c}={t}"))
             .collect();
-        let _ = writeln!(out, "columns: {}", key.join(" "));
+        let _ = writeln!(out, "rows: clients; columns (servers): {}", key.join(" "));
         out
     }
 }

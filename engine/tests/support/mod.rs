@@ -161,19 +161,23 @@ fn engine_protocol(p: Protocol) -> verdict_engine::Protocol {
     }
 }
 
+/// The flow a probe from `client` to `server` sends.
+fn flow(addresses: &Addresses, client: &PodName, server: &PodName, probe: Probe) -> Flow {
+    Flow {
+        src_ip: addresses.pod_ip(client),
+        src_port: 43_210,
+        dst_ip: addresses.pod_ip(server),
+        dst_port: probe.port,
+        protocol: engine_protocol(probe.protocol),
+    }
+}
+
 /// What the index answers for `probe` over the model's clients and servers.
 pub fn observe(index: &Index, model: &Model, addresses: &Addresses, probe: Probe) -> TruthTable {
     let mut observed = model.table(false);
     for client in &model.clients {
         for server in &model.servers {
-            let flow = Flow {
-                src_ip: addresses.pod_ip(client),
-                src_port: 43_210,
-                dst_ip: addresses.pod_ip(server),
-                dst_port: probe.port,
-                protocol: engine_protocol(probe.protocol),
-            };
-            let decision = index.evaluate(&flow);
+            let decision = index.evaluate(&flow(addresses, client, server, probe));
             observed.expect(client, server, decision.verdict == Verdict::Allow);
         }
     }
@@ -304,10 +308,12 @@ pub fn run(case: &Case) -> Report {
                 .compare(&observed, case.ignore_loopback);
             report.cells += observed.cells().count() - comparison.ignored;
             if !comparison.is_match() {
-                fail(
-                    &step.name,
-                    format!("probe {}:\n{comparison}", expectation.probe),
-                );
+                let mut text = format!("probe {}:\n{comparison}", expectation.probe);
+                for (from, to, _) in &comparison.wrong {
+                    let flow = flow(&addresses, from, to, expectation.probe);
+                    let _ = writeln!(text, "  engine: {}", index.evaluate(&flow).explain());
+                }
+                fail(&step.name, text);
             }
             if let Some(rebuilt) = &rebuilt {
                 let fresh = observe(rebuilt, model, &addresses, expectation.probe);
