@@ -160,6 +160,9 @@ struct PodEntry {
     pod: TestPod,
     _servers: ServerSet,
     veth: Option<String>,
+    /// The Pod object's uid, once created: a delete event for an older object with the same
+    /// name must not tear down its successor.
+    uid: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -184,7 +187,9 @@ pub struct NetnsCluster {
     client: Option<kube::Client>,
     underlay: String,
     registry: Arc<SctpRegistry>,
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
+    /// One "kubelet" watch per node (see `kubelet_loop`).
+    watchers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     logs_dir: PathBuf,
     state: StateFile,
 }
@@ -220,7 +225,8 @@ impl NetnsCluster {
             client,
             underlay: underlay.clone(),
             registry: Arc::default(),
-            inner: Mutex::default(),
+            inner: Arc::default(),
+            watchers: Mutex::default(),
             logs_dir,
             state,
         };
@@ -335,6 +341,15 @@ impl NetnsCluster {
         self.lock().nodes.push(node.clone());
         if let Some(client) = &self.client {
             create_node_object(client, &node).await?;
+            let task = tokio::spawn(kubelet_loop(
+                client.clone(),
+                node.clone(),
+                Arc::clone(&self.inner),
+            ));
+            self.watchers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(task);
         }
         Ok(node)
     }
@@ -438,11 +453,15 @@ impl NetnsCluster {
                 pod: pod.clone(),
                 _servers: servers,
                 veth,
+                uid: None,
             },
         );
         if let Some(client) = &self.client {
             self.ensure_namespace(&spec.namespace, &[]).await?;
-            create_pod_object(client, &pod, &node).await?;
+            let uid = create_pod_object(client, &pod, &node).await?;
+            if let Some(entry) = self.lock().pods.get_mut(&pod.key()) {
+                entry.uid = uid;
+            }
         }
         Ok(pod)
     }
@@ -544,19 +563,7 @@ impl NetnsCluster {
                 Err(e) => return Err(Error::kube(format!("deleting pod {}", pod.key()), e)),
             }
         }
-        let entry = self.lock().pods.remove(&pod.key());
-        if let Some(entry) = entry {
-            drop(entry._servers);
-            if let Some(veth) = &entry.veth {
-                // Delete the veth now: the netns itself may outlive `ip netns del` for a moment
-                // (closing sockets), and its /32 route must not block the address's next owner.
-                if let Some(node) = self.node(&entry.pod.node) {
-                    ip_batch(&node.netns, &[format!("link del {veth}")])?;
-                }
-                netns::delete(&entry.pod.netns)?;
-                self.lock().used_ips.remove(&entry.pod.ip);
-            }
-        }
+        teardown_local(&self.inner, &pod.key(), None)?;
         Ok(())
     }
 
@@ -656,6 +663,14 @@ impl NetnsCluster {
 
 impl Drop for NetnsCluster {
     fn drop(&mut self) {
+        for task in self
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
         let mut inner = std::mem::take(&mut *self.lock());
         for mut p in inner.processes.drain(..) {
             p.stop(Duration::from_secs(3));
@@ -679,6 +694,105 @@ impl Drop for NetnsCluster {
             );
         } else {
             let _ = std::fs::remove_dir_all(&self.logs_dir);
+        }
+    }
+}
+
+/// Removes a pod's kernel side: servers, veth, netns and address. With `uid`, only if the
+/// recorded Pod object has that uid. Returns whether it removed anything.
+fn teardown_local(inner: &Mutex<Inner>, key: &str, uid: Option<&str>) -> Result<bool> {
+    let lock = || inner.lock().unwrap_or_else(|e| e.into_inner());
+    let (veth, pod_netns, node) = {
+        let inner = lock();
+        let Some(entry) = inner
+            .pods
+            .get(key)
+            .filter(|e| uid.is_none() || e.uid.as_deref() == uid)
+        else {
+            return Ok(false);
+        };
+        let node = inner
+            .nodes
+            .iter()
+            .find(|n| n.name == entry.pod.node)
+            .cloned();
+        (entry.veth.clone(), entry.pod.netns.clone(), node)
+    };
+    // Kernel side first, bookkeeping last: once a pod is gone from `pods()`, its netns is gone.
+    if let Some(veth) = &veth {
+        // Delete the veth now: the netns itself may outlive `ip netns del` for a moment (closing
+        // sockets), and its /32 route must not block the address's next owner. A concurrent
+        // teardown may have deleted it already.
+        if let Some(node) = node
+            && let Err(e) = ip_batch(&node.netns, &[format!("link del {veth}")])
+            && Path::new(netns::NETNS_DIR).join(&pod_netns).exists()
+        {
+            return Err(e);
+        }
+        netns::delete(&pod_netns)?;
+    }
+    let entry = {
+        let mut inner = lock();
+        let entry = inner.pods.remove(key);
+        if let Some(entry) = &entry
+            && entry.veth.is_some()
+        {
+            inner.used_ips.remove(&entry.pod.ip);
+        }
+        entry
+    };
+    Ok(entry.is_some())
+}
+
+/// What a kubelet does on pod deletion, for one netns node: a Pod marked for deletion is
+/// confirmed (deleted with grace period 0), and a deleted Pod's netns and servers go away. This
+/// is what lets namespace deletion complete with netns pods in it.
+async fn kubelet_loop(client: kube::Client, node: TestNode, inner: Arc<Mutex<Inner>>) {
+    use kube::runtime::WatchStreamExt;
+    use kube::runtime::watcher::{self, Event};
+    let api: Api<Pod> = Api::all(client.clone());
+    let config = watcher::Config::default().fields(&format!("spec.nodeName={}", node.name));
+    let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
+    while let Some(event) = events.next().await {
+        let (pod, deleted) = match event {
+            Ok(Event::Apply(pod) | Event::InitApply(pod)) => (pod, false),
+            Ok(Event::Delete(pod)) => (pod, true),
+            Ok(Event::Init | Event::InitDone) | Err(_) => continue,
+        };
+        let (Some(ns), Some(name), Some(uid)) = (
+            pod.metadata.namespace.clone(),
+            pod.metadata.name.clone(),
+            pod.metadata.uid.clone(),
+        ) else {
+            continue;
+        };
+        let key = format!("{ns}/{name}");
+        let ours = inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pods
+            .get(&key)
+            .is_some_and(|e| e.uid.as_deref() == Some(uid.as_str()));
+        if !ours {
+            continue;
+        }
+        if deleted {
+            if let Err(e) = teardown_local(&inner, &key, Some(&uid)) {
+                tracing::warn!(pod = %key, error = %e, "tearing down a deleted pod");
+            }
+        } else if pod.metadata.deletion_timestamp.is_some() {
+            let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+            let params = DeleteParams {
+                grace_period_seconds: Some(0),
+                preconditions: Some(kube::api::Preconditions {
+                    uid: Some(uid),
+                    resource_version: None,
+                }),
+                ..Default::default()
+            };
+            if let Err(e) = api.delete(&name, &params).await {
+                tracing::debug!(pod = %key, error = %e, "confirming pod deletion");
+            }
         }
     }
 }
@@ -733,7 +847,12 @@ async fn create_node_object(client: &kube::Client, node: &TestNode) -> Result<()
     crate::kwok::remove_not_ready_taint(&api, &node.name).await
 }
 
-async fn create_pod_object(client: &kube::Client, pod: &TestPod, node: &TestNode) -> Result<()> {
+/// Creates the Pod object and writes its status; returns its uid.
+async fn create_pod_object(
+    client: &kube::Client,
+    pod: &TestPod,
+    node: &TestNode,
+) -> Result<Option<String>> {
     let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
     let ports: Vec<serde_json::Value> = pod
         .ports
@@ -763,7 +882,8 @@ async fn create_pod_object(client: &kube::Client, pod: &TestPod, node: &TestNode
         what: format!("pod {}", pod.key()),
         source,
     })?;
-    api.create(&PostParams::default(), &obj)
+    let created = api
+        .create(&PostParams::default(), &obj)
         .await
         .map_err(|e| Error::kube(format!("creating pod {}", pod.key()), e))?;
     let now = now();
@@ -785,5 +905,5 @@ async fn create_pod_object(client: &kube::Client, pod: &TestPod, node: &TestNode
     api.patch_status(&pod.name, &PatchParams::default(), &Patch::Merge(status))
         .await
         .map_err(|e| Error::kube(format!("writing status of pod {}", pod.key()), e))?;
-    Ok(())
+    Ok(created.metadata.uid)
 }

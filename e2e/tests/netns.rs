@@ -137,6 +137,36 @@ async fn nine_by_nine_matrix_is_all_reachable_without_policy() {
         diff.join("\n")
     );
     assert_eq!(observed.cells.len(), 9 * 9 * 6);
+
+    // Deleting a namespace completes: the harness confirms pod deletion as a kubelet would, and
+    // the pods' netns go with them.
+    let t = Instant::now();
+    cp.kubectl_run(&["delete", "namespace", "z", "--wait=true", "--timeout=60s"])
+        .await
+        .unwrap();
+    eprintln!("namespace z deleted in {:.1}s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    while cluster.pods().iter().any(|p| p.namespace == "z") {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "z pods still present in the harness"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for pod in pods.iter().filter(|p| p.namespace == "z") {
+        assert!(
+            !std::path::Path::new("/run/netns").join(&pod.netns).exists(),
+            "{} netns left",
+            pod.key()
+        );
+    }
+    let rest: Vec<TestPod> = cluster.pods();
+    assert_eq!(rest.len(), 6);
+    let observed = cluster
+        .probe_matrix(&rest, &[Port::tcp(80)], Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(observed.all(true), "{observed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
