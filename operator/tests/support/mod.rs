@@ -217,3 +217,95 @@ pub async fn daemon_set(client: &Client, name: &str) -> Option<DaemonSet> {
         .await
         .expect("get DaemonSet")
 }
+
+/// What one scale run measured.
+#[derive(Debug)]
+pub struct ScaleResult {
+    /// kwok nodes.
+    pub nodes: usize,
+    /// From applying the enforcer to Ready with every count equal to `nodes`.
+    pub converge: Duration,
+    /// Reconciles run until then.
+    pub reconciles: u64,
+    /// From the spec change to Ready again at the new generation.
+    pub rollout: Duration,
+    /// Reconciles run during the rollout.
+    pub rollout_reconciles: u64,
+}
+
+/// Starts a control plane with `nodes` kwok nodes, runs the controller in-process, applies the
+/// sample enforcer and waits until its status says Ready `nodes`/`nodes`; then changes the spec
+/// and waits for the rollout. Panics if the counts never converge within `timeout`.
+pub async fn scale_run(nodes: usize, timeout: Duration) -> ScaleResult {
+    let (cp, names) = control_plane("operator-scale", nodes).await;
+    assert_eq!(names.len(), nodes);
+    apply_install(&cp).await;
+    cp.kubectl_run(&[
+        "-n",
+        NS,
+        "scale",
+        "deployment/verdict-operator",
+        "--replicas=0",
+    ])
+    .await
+    .expect("scale the manifest's Deployment down");
+    let client = cp.client().await.expect("admin client");
+    let metrics = verdict_operator::metrics::Metrics::default();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let controller = tokio::spawn(verdict_operator::controller::run(
+        client.clone(),
+        NS,
+        "scale-bench",
+        metrics.clone(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let sample = root().join("manifests/samples/enforcer.yaml");
+    let t0 = Instant::now();
+    cp.kubectl_run(&["apply", "-f", sample.to_str().unwrap()])
+        .await
+        .expect("apply sample");
+    let n = i32::try_from(nodes).unwrap();
+    wait_ready(&client, "default", n, timeout).await;
+    let converge = t0.elapsed();
+    let reconciles = metrics.reconcile_count();
+
+    let npes: Api<NetworkPolicyEnforcer> = Api::all(client.clone());
+    let t1 = Instant::now();
+    npes.patch(
+        "default",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"spec": {"logLevel": "debug"}})),
+    )
+    .await
+    .expect("change the spec");
+    wait_for("rollout at scale", timeout, || {
+        let npes = npes.clone();
+        async move {
+            let npe = npes.get("default").await.map_err(|e| e.to_string())?;
+            let s = npe.status.clone().unwrap_or_default();
+            let ready = condition(&npe, "Ready").is_some_and(|c| c.0 == "True");
+            if ready
+                && s.observed_generation == Some(2)
+                && (s.desired_nodes, s.ready_nodes, s.updated_nodes) == (n, n, n)
+            {
+                Ok(())
+            } else {
+                Err(describe(&npe))
+            }
+        }
+    })
+    .await;
+    let rollout = t1.elapsed();
+    let rollout_reconciles = metrics.reconcile_count() - reconciles;
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), controller).await;
+    ScaleResult {
+        nodes,
+        converge,
+        reconciles,
+        rollout,
+        rollout_reconciles,
+    }
+}
