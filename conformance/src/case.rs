@@ -270,6 +270,17 @@ pub struct Case {
     pub gap: Option<&'static str>,
 }
 
+impl Case {
+    /// Every probe any step checks, so a packet-level runner knows which servers to start.
+    pub fn probes(&self) -> std::collections::BTreeSet<Probe> {
+        self.steps
+            .iter()
+            .flat_map(|s| &s.expectations)
+            .map(|e| e.probe)
+            .collect()
+    }
+}
+
 /// Lower-case ASCII words joined by `-`: `should support a 'default-deny-ingress' policy`
 /// becomes `should-support-a-default-deny-ingress-policy`.
 pub fn slug(text: &str) -> String {

@@ -41,3 +41,28 @@ pub fn all_cases() -> Vec<Case> {
     cases.extend(anp::cases());
     cases
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_cases_are_uniquely_named_and_probe_something() {
+        let cases = all_cases();
+        assert_eq!(cases.len(), 50 + 24);
+        let names: std::collections::BTreeSet<_> = cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names.len(), cases.len());
+        for case in &cases {
+            assert!(!case.probes().is_empty(), "{}", case.name);
+        }
+        let gress = cases
+            .iter()
+            .find(|c| c.name == "anp/admin-network-policy-gress")
+            .unwrap();
+        assert_eq!(
+            gress.probes().len(),
+            6,
+            "TCP 80/8080, UDP 53/5353, SCTP 9003/9005"
+        );
+    }
+}
