@@ -133,6 +133,13 @@ impl NetworkPolicyRules {
         })
     }
 
+    /// Replaces the namespace name with an equal, shared allocation.
+    pub(crate) fn set_namespace(&mut self, namespace: Arc<str>) {
+        debug_assert_eq!(namespace, self.namespace);
+        self.reference.namespace = Some(namespace.clone());
+        self.namespace = namespace;
+    }
+
     /// True when the policy selects `pod` (same namespace, podSelector matches, not
     /// hostNetwork) and isolates it in `direction`.
     pub(crate) fn isolates(&self, labels: &Labels, direction: Direction) -> bool {

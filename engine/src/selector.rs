@@ -9,7 +9,7 @@ use std::sync::Arc;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::Result;
-use crate::labels::Labels;
+use crate::labels::{Labels, hash_str};
 use crate::object::ObjectName;
 
 /// A parsed label selector.
@@ -20,15 +20,36 @@ pub struct Selector {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Requirement {
+    key_hash: u64,
     key: Arc<str>,
     op: Op,
 }
 
+/// A value to compare with, and its hash (compared first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Value {
+    hash: u64,
+    text: Arc<str>,
+}
+
+impl Value {
+    fn new(text: &str) -> Self {
+        Value {
+            hash: hash_str(text),
+            text: Arc::from(text),
+        }
+    }
+
+    fn is(&self, hash: u64, text: &str) -> bool {
+        self.hash == hash && &*self.text == text
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Op {
-    Equals(Arc<str>),
-    In(Box<[Arc<str>]>),
-    NotIn(Box<[Arc<str>]>),
+    Equals(Value),
+    In(Box<[Value]>),
+    NotIn(Box<[Value]>),
     Exists,
     DoesNotExist,
 }
@@ -56,8 +77,9 @@ impl Selector {
             check_key(key, object, &path)?;
             check_value(value, object, &path)?;
             requirements.push(Requirement {
+                key_hash: hash_str(key),
                 key: Arc::from(key.as_str()),
-                op: Op::Equals(Arc::from(value.as_str())),
+                op: Op::Equals(Value::new(value)),
             });
         }
         for (i, expr) in selector.match_expressions.iter().flatten().enumerate() {
@@ -75,10 +97,12 @@ impl Selector {
                     for (j, v) in values.iter().enumerate() {
                         check_value(v, object, &format!("{path}.values[{j}]"))?;
                     }
-                    let mut list: Vec<Arc<str>> =
-                        values.iter().map(|v| Arc::from(v.as_str())).collect();
-                    list.sort();
-                    list.dedup();
+                    let mut list: Vec<Value> = Vec::with_capacity(values.len());
+                    for v in values {
+                        if !list.iter().any(|x| &*x.text == v.as_str()) {
+                            list.push(Value::new(v));
+                        }
+                    }
                     if expr.operator == "In" {
                         Op::In(list.into())
                     } else {
@@ -108,6 +132,7 @@ impl Selector {
                 }
             };
             requirements.push(Requirement {
+                key_hash: hash_str(&expr.key),
                 key: Arc::from(expr.key.as_str()),
                 op,
             });
@@ -120,20 +145,16 @@ impl Selector {
     /// True when `labels` satisfy every requirement.
     pub fn matches(&self, labels: &Labels) -> bool {
         self.requirements.iter().all(|r| {
-            let value = labels.get(&r.key);
+            let value = labels.lookup(r.key_hash, &r.key);
             match &r.op {
-                Op::Equals(want) => value == Some(want.as_ref()),
-                Op::In(set) => value.is_some_and(|v| contains(set, v)),
-                Op::NotIn(set) => value.is_none_or(|v| !contains(set, v)),
+                Op::Equals(want) => value.is_some_and(|(h, v)| want.is(h, v)),
+                Op::In(set) => value.is_some_and(|(h, v)| set.iter().any(|x| x.is(h, v))),
+                Op::NotIn(set) => value.is_none_or(|(h, v)| !set.iter().any(|x| x.is(h, v))),
                 Op::Exists => value.is_some(),
                 Op::DoesNotExist => value.is_none(),
             }
         })
     }
-}
-
-fn contains(sorted: &[Arc<str>], value: &str) -> bool {
-    sorted.binary_search_by(|v| v.as_ref().cmp(value)).is_ok()
 }
 
 /// A label key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters.

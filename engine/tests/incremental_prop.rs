@@ -7,7 +7,14 @@ use verdict_engine::{ClusterObject, Index};
 
 const NAMESPACES: [&str; 3] = ["x", "y", "z"];
 const VALUES: [&str; 3] = ["a", "b", "c"];
-const IPS: [&str; 6] = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "192.168.0.1", "203.0.113.1"];
+const IPS: [&str; 6] = [
+    "10.0.0.1",
+    "10.0.0.2",
+    "10.0.0.3",
+    "10.0.0.4",
+    "192.168.0.1",
+    "203.0.113.1",
+];
 
 /// One step: apply an object under a key, or delete the object under a key.
 #[derive(Clone, Debug)]
@@ -24,44 +31,62 @@ fn object_strategy() -> impl Strategy<Value = (String, ClusterObject)> {
     prop_oneof![
         // Namespaces with one label.
         (0..3usize, 0..3usize).prop_map(|(n, v)| {
-            (format!("ns/{}", NAMESPACES[n]), namespace(NAMESPACES[n]).labels([label(v)]).into())
+            (
+                format!("ns/{}", NAMESPACES[n]),
+                namespace(NAMESPACES[n]).labels([label(v)]).into(),
+            )
         }),
         // Pods: 4 names, any namespace, one of the pod IPs (so IPs get reused), maybe hostNetwork.
-        (0..4usize, 0..3usize, 0..3usize, 0..5usize, any::<bool>()).prop_map(|(p, n, v, ip, host)| {
-            let name = format!("p{p}");
-            let mut b = pod(NAMESPACES[n], &name).labels([label(v)]).node("n1").port("http", 80, "TCP");
-            if host {
-                b = b.host_network().ip("192.168.0.1");
-            } else if ip < 4 {
-                b = b.ip(IPS[ip]);
+        (0..4usize, 0..3usize, 0..3usize, 0..5usize, any::<bool>()).prop_map(
+            |(p, n, v, ip, host)| {
+                let name = format!("p{p}");
+                let mut b = pod(NAMESPACES[n], &name)
+                    .labels([label(v)])
+                    .node("n1")
+                    .port("http", 80, "TCP");
+                if host {
+                    b = b.host_network().ip("192.168.0.1");
+                } else if ip < 4 {
+                    b = b.ip(IPS[ip]);
+                }
+                (format!("pod/{}/{name}", NAMESPACES[n]), b.into())
             }
-            (format!("pod/{}/{name}", NAMESPACES[n]), b.into())
-        }),
+        ),
         // NetworkPolicies: 2 names per namespace, a few shapes.
         (0..2usize, 0..3usize, 0..3usize, 0..4usize).prop_map(|(p, n, v, shape)| {
             let name = format!("np{p}");
             let b = netpol(NAMESPACES[n], &name).pod_selector(sel([label(v)]));
             let b = match shape {
                 0 => b,
-                1 => b.ingress(np_rule().namespaces(sel([label(v + 1)])).named_port("http", None)),
-                2 => b.policy_types(&["Egress"]).egress(np_rule().pods(sel([label(v + 2)]))),
-                _ => b.ingress(np_rule().ip_block("10.0.0.0/30", &["10.0.0.2/31"])).egress(np_rule().port(80, None)),
+                1 => b.ingress(
+                    np_rule()
+                        .namespaces(sel([label(v + 1)]))
+                        .named_port("http", None),
+                ),
+                2 => b
+                    .policy_types(&["Egress"])
+                    .egress(np_rule().pods(sel([label(v + 2)]))),
+                _ => b
+                    .ingress(np_rule().ip_block("10.0.0.0/30", &["10.0.0.2/31"]))
+                    .egress(np_rule().port(80, None)),
             };
             (format!("np/{}/{name}", NAMESPACES[n]), b.into())
         }),
         // ANPs: 3 names, priorities that tie, Allow/Deny/Pass.
-        (0..3usize, 0..2i32, 0..3usize, 0..3usize, 0..3usize).prop_map(|(a, prio, v, action, dir)| {
-            let name = format!("anp{a}");
-            let action = ["Allow", "Deny", "Pass"][action];
-            let b = anp(&name, prio).subject(subject_namespaces(sel([label(v)])));
-            let rule = admin_rule(action).peer(peer_pods(sel([]), sel([label(v + 1)])));
-            let b = match dir {
-                0 => b.ingress(rule),
-                1 => b.egress(rule),
-                _ => b.egress(admin_rule(action).peer(peer_networks(&["10.0.0.0/31"]))),
-            };
-            (format!("anp/{name}"), b.into())
-        }),
+        (0..3usize, 0..2i32, 0..3usize, 0..3usize, 0..3usize).prop_map(
+            |(a, prio, v, action, dir)| {
+                let name = format!("anp{a}");
+                let action = ["Allow", "Deny", "Pass"][action];
+                let b = anp(&name, prio).subject(subject_namespaces(sel([label(v)])));
+                let rule = admin_rule(action).peer(peer_pods(sel([]), sel([label(v + 1)])));
+                let b = match dir {
+                    0 => b.ingress(rule),
+                    1 => b.egress(rule),
+                    _ => b.egress(admin_rule(action).peer(peer_networks(&["10.0.0.0/31"]))),
+                };
+                (format!("anp/{name}"), b.into())
+            }
+        ),
         // The BANP.
         (0..3usize, any::<bool>()).prop_map(|(v, deny)| {
             let action = if deny { "Deny" } else { "Allow" };
@@ -71,7 +96,10 @@ fn object_strategy() -> impl Strategy<Value = (String, ClusterObject)> {
             ("banp/default".to_string(), b.into())
         }),
         // Nodes.
-        (0..3usize).prop_map(|v| ("node/n1".to_string(), node("n1").labels([label(v)]).ip("192.168.0.1").into())),
+        (0..3usize).prop_map(|v| (
+            "node/n1".to_string(),
+            node("n1").labels([label(v)]).ip("192.168.0.1").into()
+        )),
     ]
 }
 
