@@ -7,6 +7,9 @@
 //! case runs on all nine pods and all three namespaces. Where a reduced upstream topology left a
 //! pod out, the expectation for that pod is added in the same helper style and marked
 //! `full model:` so a reader can check it against the policy.
+//!
+//! Upstream probes each pod through its own Service's ClusterIP; a [`Probe`] here is the
+//! connection after Service DNAT (pod IP to pod IP), which is what policies see.
 
 use std::net::IpAddr;
 
