@@ -19,7 +19,7 @@ const IPS: [&str; 6] = [
 /// One step: apply an object under a key, or delete the object under a key.
 #[derive(Clone, Debug)]
 enum Op {
-    Apply(String, ClusterObject),
+    Apply(String, Box<ClusterObject>),
     Delete(String),
 }
 
@@ -105,7 +105,7 @@ fn object_strategy() -> impl Strategy<Value = (String, ClusterObject)> {
 
 fn op_strategy() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => object_strategy().prop_map(|(k, o)| Op::Apply(k, o)),
+        4 => object_strategy().prop_map(|(k, o)| Op::Apply(k, Box::new(o))),
         1 => object_strategy().prop_map(|(k, _)| Op::Delete(k)),
     ]
 }
@@ -146,6 +146,7 @@ proptest! {
         for op in &ops {
             match op {
                 Op::Apply(key, object) => {
+                    let object: &ClusterObject = object;
                     index.apply(object).expect("generated objects are valid");
                     if let Some(slot) = live.iter_mut().find(|(k, _)| k == key) {
                         // An update keeps its place, except a pod whose addresses change: it
