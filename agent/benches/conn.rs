@@ -12,7 +12,8 @@
 //!       standing in for telemetry
 //! ```
 //!
-//! Prints conns/s and connect p50/p99 for each, the ratios c/a and c/b, the latency (c) adds
+//! The three are interleaved in short rounds (default 6 × 1 s each) so background load hits
+//! them alike. Prints conns/s and connect p50/p99 for each, the ratios c/a and c/b, the latency (c) adds
 //! over (b), and the agent's decision-latency histogram. Needs root; run it through
 //! `agent/scripts/bench-conn.sh`. Not a timed test: it asserts nothing.
 
@@ -20,7 +21,7 @@ use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -133,95 +134,109 @@ fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-#[derive(Clone, Copy)]
-struct Result {
-    rate: f64,
-    p50_us: f64,
-    p99_us: f64,
+/// Measurements of one configuration, accumulated over rounds.
+#[derive(Default)]
+struct Tally {
+    latencies_ns: Vec<u32>,
+    seconds: f64,
     errors: u64,
 }
 
-/// `threads` pinned client threads connect and reset (SO_LINGER 0, so no TIME_WAIT) as fast as
-/// they can for `secs`, after a short warm-up.
-fn load(t: &Topology, threads: usize, secs: f64) -> Result {
-    let target: SocketAddr = SERVER.parse().unwrap();
-    let errors = AtomicU64::new(0);
-    let run_for = |d: Duration, record: bool| -> Vec<u32> {
-        let deadline = Instant::now() + d;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|i| {
-                    let errors = &errors;
-                    let client = &t.client;
-                    s.spawn(move || {
-                        client.enter();
-                        pin(i % cpus());
-                        let mut lat = Vec::with_capacity(200_000);
-                        while Instant::now() < deadline {
-                            let start = Instant::now();
-                            match TcpStream::connect_timeout(&target, Duration::from_secs(1)) {
-                                Ok(stream) => {
-                                    let took = start.elapsed();
-                                    let linger = nix::libc::linger {
-                                        l_onoff: 1,
-                                        l_linger: 0,
-                                    };
-                                    let _ = setsockopt(&stream, sockopt::Linger, &linger);
-                                    if record {
-                                        lat.push(took.as_nanos().min(u32::MAX as u128) as u32);
-                                    }
-                                }
-                                Err(_) => {
-                                    errors.fetch_add(1, Relaxed);
-                                }
-                            }
-                        }
-                        lat
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap())
-                .collect()
-        })
-    };
-    run_for(Duration::from_millis(500), false);
-    errors.store(0, Relaxed);
-    let mut lat = run_for(Duration::from_secs_f64(secs), true);
-    lat.sort_unstable();
-    let q = |f: f64| {
-        lat.get(((lat.len() as f64 * f) as usize).min(lat.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
-    };
-    Result {
-        rate: lat.len() as f64 / secs,
-        p50_us: q(0.50),
-        p99_us: q(0.99),
-        errors: errors.load(Relaxed),
+impl Tally {
+    fn rate(&self) -> f64 {
+        self.latencies_ns.len() as f64 / self.seconds.max(1e-9)
+    }
+    fn quantile_us(&mut self, f: f64) -> f64 {
+        self.latencies_ns.sort_unstable();
+        let n = self.latencies_ns.len();
+        if n == 0 {
+            return 0.0;
+        }
+        f64::from(self.latencies_ns[((n as f64 * f) as usize).min(n - 1)]) / 1000.0
     }
 }
 
-/// Server: one accepting thread per CPU on a shared listener; accepted sockets are dropped.
-fn serve(t: &Topology, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
-    let listener = t.server.run(|| TcpListener::bind(SERVER).unwrap());
-    listener.set_nonblocking(true).unwrap();
-    (0..cpus())
-        .map(|_| {
-            let l = listener.try_clone().unwrap();
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                while !stop.load(Relaxed) {
-                    match l.accept() {
-                        Ok(_) => {}
-                        Err(_) => std::thread::sleep(Duration::from_micros(50)),
+/// `threads` pinned client threads connect and reset (SO_LINGER 0, so no TIME_WAIT) as fast
+/// as they can for `d`; returns the connect latencies and the number of failed connects.
+fn load(t: &Topology, threads: usize, d: Duration) -> (Vec<u32>, u64) {
+    let target: SocketAddr = SERVER.parse().unwrap();
+    let errors = AtomicU64::new(0);
+    let deadline = Instant::now() + d;
+    let lat = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let errors = &errors;
+                let client = &t.client;
+                s.spawn(move || {
+                    client.enter();
+                    pin(i % cpus());
+                    let mut lat = Vec::with_capacity(50_000);
+                    while Instant::now() < deadline {
+                        let start = Instant::now();
+                        match TcpStream::connect_timeout(&target, Duration::from_secs(1)) {
+                            Ok(stream) => {
+                                let took = start.elapsed();
+                                let linger = nix::libc::linger {
+                                    l_onoff: 1,
+                                    l_linger: 0,
+                                };
+                                let _ = setsockopt(&stream, sockopt::Linger, &linger);
+                                lat.push(took.as_nanos().min(u128::from(u32::MAX)) as u32);
+                            }
+                            Err(e) => {
+                                errors.fetch_add(1, Relaxed);
+                                if std::env::var_os("BENCH_DEBUG").is_some() {
+                                    eprintln!("connect error after {:?}: {e}", start.elapsed());
+                                }
+                            }
+                        }
                     }
-                }
+                    lat
+                })
             })
-        })
-        .collect()
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    (lat, errors.load(Relaxed))
+}
+
+/// Server: one blocking accept thread per CPU on a shared listener; accepted sockets are
+/// dropped. The threads end with the process.
+fn serve(t: &Topology) {
+    // A deep backlog: std's 128 overflows at these rates and a dropped SYN costs the client a
+    // one-second retransmit.
+    let listener = t.server.run(|| {
+        use nix::sys::socket::{
+            AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, bind, listen, socket,
+        };
+        let fd = socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::empty(),
+            None,
+        )
+        .unwrap();
+        setsockopt(&fd, sockopt::ReuseAddr, &true).unwrap();
+        let addr: std::net::SocketAddrV4 = SERVER.parse().unwrap();
+        bind(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            &SockaddrIn::from(addr),
+        )
+        .unwrap();
+        listen(&fd, Backlog::new(4096).unwrap()).unwrap();
+        TcpListener::from(fd)
+    });
+    for _ in 0..cpus() {
+        let l = listener.try_clone().unwrap();
+        std::thread::spawn(move || {
+            loop {
+                let _ = l.accept();
+            }
+        });
+    }
 }
 
 /// (b): `table inet bench-b { chain forward { type filter hook forward priority filter;
@@ -293,23 +308,24 @@ fn arg(name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn main() {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("SKIP bench conn: needs root (network namespaces, nftables, NFQUEUE)");
         return;
     }
-    let secs = arg("--seconds", 5.0);
+    let secs = arg("--seconds", 6.0);
+    let round = arg("--round", 1.0);
     let threads = arg("--threads", cpus() as f64) as usize;
     let queues = arg("--queues", cpus() as f64) as u16;
+    let load_before = loadavg();
     let t = topology();
-    let stop = Arc::new(AtomicBool::new(false));
-    let servers = serve(&t, stop.clone());
-
-    let a = load(&t, threads, secs);
-
-    t.node.run(|| ct_new_accept(true));
-    let b = load(&t, threads, secs);
-    t.node.run(|| ct_new_accept(false));
+    serve(&t);
 
     let index = index();
     let selected = index.selected_pod_ips(NODE);
@@ -329,19 +345,18 @@ fn main() {
                     d.judgement.verdict,
                     d.judgement.tier()
                 );
-                consumed.fetch_add(line.len().min(1) as u64, Relaxed);
+                consumed.fetch_add(u64::from(!line.is_empty()), Relaxed);
             }
         })
     };
-    let (statement, workers, syncer) = t.node.run(|| {
+    let kv_cfg = RulesetConfig {
+        table_name: "bench-kv".into(),
+        queue_base: 0,
+        queues,
+        fail_open: true,
+    };
+    let (statement, workers) = t.node.run(|| {
         let statement = detect_queue_statement("bench-kv").unwrap();
-        let cfg = RulesetConfig {
-            table_name: "bench-kv".into(),
-            queue_base: 0,
-            queues,
-            fail_open: true,
-        };
-        let syncer = Syncer::install_with(&cfg, statement, &selected).unwrap();
         let workers = Workers::start(
             WorkerConfig::new(NODE, 0, queues, true),
             snapshot.clone(),
@@ -349,44 +364,92 @@ fn main() {
             counters.clone(),
         )
         .unwrap();
-        (statement, workers, syncer)
+        (statement, workers)
     });
-    let c = load(&t, threads, secs);
+
+    // Interleave the configurations in short rounds so that background load on a shared
+    // machine hits all three alike; the ratios come from the same minutes.
+    let mut tallies: [Tally; 3] = Default::default();
+    let rounds = (secs / round).ceil().max(1.0) as usize;
+    let warm = Duration::from_millis(200);
+    for _ in 0..rounds {
+        for (i, tally) in tallies.iter_mut().enumerate() {
+            let syncer = match i {
+                1 => {
+                    t.node.run(|| ct_new_accept(true));
+                    None
+                }
+                2 => Some(
+                    t.node
+                        .run(|| Syncer::install_with(&kv_cfg, statement, &selected))
+                        .unwrap(),
+                ),
+                _ => None,
+            };
+            load(&t, threads, warm);
+            let started = Instant::now();
+            let (lat, errors) = load(&t, threads, Duration::from_secs_f64(round));
+            tally.seconds += started.elapsed().as_secs_f64();
+            tally.latencies_ns.extend(lat);
+            tally.errors += errors;
+            match syncer {
+                Some(s) => t.node.run(|| s.remove()).unwrap(),
+                None if i == 1 => t.node.run(|| ct_new_accept(false)),
+                None => {}
+            }
+        }
+    }
     workers.stop();
-    t.node.run(|| syncer.remove()).unwrap();
     consumer.join().unwrap();
-    stop.store(true, Relaxed);
-    for s in servers {
-        let _ = s.join();
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        for ns in [&t.client, &t.node, &t.server] {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &ns.0, "nstat", "-az"])
+                .output()
+                .unwrap();
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let v: Vec<&str> = line.split_whitespace().collect();
+                if v.len() >= 2 && v[1] != "0" && !v[0].starts_with('#') {
+                    eprintln!("{} {line}", ns.0);
+                }
+            }
+        }
     }
 
     println!(
-        "kube-verdict connection benchmark: {threads} client threads, {queues} queues ({statement}), {secs} s per configuration, {} CPUs",
-        cpus()
+        "kube-verdict connection benchmark: {threads} client threads, {queues} queues ({statement}), \
+         {rounds} rounds of {round} s per configuration, {} CPUs, load average before {load_before}, after {}",
+        cpus(),
+        loadavg()
     );
     println!(
-        "{:<44} {:>10} {:>10} {:>10} {:>7}",
+        "{:<40} {:>9} {:>9} {:>9} {:>7}",
         "configuration", "conns/s", "p50 µs", "p99 µs", "errors"
     );
-    for (name, r) in [
-        ("(a) no rules", a),
-        ("(b) ct state new accept", b),
-        ("(c) kube-verdict, allowing policy", c),
-    ] {
-        println!(
-            "{name:<44} {:>10.0} {:>10.1} {:>10.1} {:>7}",
-            r.rate, r.p50_us, r.p99_us, r.errors
+    let names = [
+        "(a) no rules",
+        "(b) ct state new accept",
+        "(c) kube-verdict, allowing policy",
+    ];
+    let mut rows = Vec::new();
+    for (name, tally) in names.iter().zip(tallies.iter_mut()) {
+        let row = (
+            tally.rate(),
+            tally.quantile_us(0.5),
+            tally.quantile_us(0.99),
         );
+        println!(
+            "{name:<40} {:>9.0} {:>9.1} {:>9.1} {:>7}",
+            row.0, row.1, row.2, tally.errors
+        );
+        rows.push(row);
     }
+    let (a, b, c) = (rows[0], rows[1], rows[2]);
+    println!("c/a = {:.2}   c/b = {:.2}", c.0 / a.0, c.0 / b.0);
     println!(
-        "c/a = {:.2}   c/b = {:.2}",
-        c.rate / a.rate,
-        c.rate / b.rate
-    );
-    println!(
-        "latency added over (b): p50 {:+.1} µs, p99 {:+.1} µs",
-        c.p50_us - b.p50_us,
-        c.p99_us - b.p99_us
+        "connect latency added over (b): p50 {:+.1} µs, p99 {:+.1} µs",
+        c.1 - b.1,
+        c.2 - b.2
     );
     let snap = counters.latency.snapshot();
     println!(
