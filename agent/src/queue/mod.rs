@@ -31,6 +31,7 @@
 
 pub mod counters;
 pub mod judge;
+pub mod kernel;
 mod worker;
 
 #[cfg(test)]

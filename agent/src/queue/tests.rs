@@ -338,4 +338,86 @@ mod privileged {
         workers.stop();
         drop(listeners);
     }
+
+    /// Restart behaviour: with the workers gone (agent killed), fail-open still lets new
+    /// connections through (bypass) and fail-closed drops them; in both modes a connection
+    /// established before the workers went away keeps working, and a restarted worker judges
+    /// again.
+    #[test]
+    fn restart_behaviour_fail_open_and_fail_closed() {
+        use std::io::{Read, Write};
+        if !testns::enabled("restart_behaviour_fail_open_and_fail_closed") {
+            return;
+        }
+        for fail_open in [true, false] {
+            let net = NodeAndPod::new(if fail_open { "ro" } else { "rc" });
+            let index = index();
+            let selected = index.selected_pod_ips("node-a");
+            let snapshot = Arc::new(ArcSwap::from_pointee(index));
+            let counters = Arc::new(Counters::new());
+            let statement = net.node.enter(|| detect_queue_statement("kv-r")).unwrap();
+            let cfg = RulesetConfig {
+                table_name: "kv-r".into(),
+                queue_base: 310,
+                queues: 1,
+                fail_open,
+            };
+            let _syncer = net
+                .node
+                .enter(|| Syncer::install_with(&cfg, statement, &selected))
+                .unwrap();
+            let start = || {
+                net.node
+                    .enter(|| {
+                        Workers::start(
+                            WorkerConfig::new("node-a", 310, 1, fail_open),
+                            snapshot.clone(),
+                            None,
+                            counters.clone(),
+                        )
+                    })
+                    .unwrap()
+            };
+            let listener = net
+                .node
+                .enter(|| TcpListener::bind((NODE_V4, 8080)))
+                .unwrap();
+            let target: SocketAddr = format!("{NODE_V4}:8080").parse().unwrap();
+            let connect = || {
+                net.pod
+                    .enter(|| TcpStream::connect_timeout(&target, Duration::from_millis(1500)))
+            };
+            let mode = if fail_open {
+                "fail-open"
+            } else {
+                "fail-closed"
+            };
+
+            let workers = start();
+            let mut established = connect().unwrap_or_else(|e| panic!("{mode}: {e}"));
+            let (mut server_side, _) = listener.accept().unwrap();
+            workers.stop(); // the agent is gone: nobody is bound to the queue
+
+            let fresh = connect();
+            if fail_open {
+                assert!(fresh.is_ok(), "{mode}: bypass lets new connections through");
+            } else {
+                assert_eq!(
+                    fresh.err().map(|e| e.kind()),
+                    Some(ErrorKind::TimedOut),
+                    "{mode}: no listener, no bypass: new connections are dropped"
+                );
+            }
+            established.write_all(b"still here").unwrap();
+            let mut buf = [0u8; 10];
+            server_side.read_exact(&mut buf).unwrap();
+            assert_eq!(
+                &buf, b"still here",
+                "{mode}: established connection survives"
+            );
+
+            let _restarted = start();
+            assert!(connect().is_ok(), "{mode}: a restarted worker judges again");
+        }
+    }
 }
