@@ -267,6 +267,13 @@ pub fn http_get(netns: &str, addr: &str, path: &str) -> Option<(u16, String)> {
 
 /// Server-side applies a policy.
 pub async fn apply_policy(client: &Client, policy: &Policy) {
+    try_apply_policy(client, policy)
+        .await
+        .unwrap_or_else(|e| panic!("applying {}: {e}", policy.id()));
+}
+
+/// Server-side applies a policy, returning the API server's refusal.
+pub async fn try_apply_policy(client: &Client, policy: &Policy) -> Result<(), kube::Error> {
     let params = PatchParams::apply("verdict-e2e").force();
     let result = match policy {
         Policy::NetworkPolicy(np) => {
@@ -292,7 +299,7 @@ pub async fn apply_policy(client: &Client, policy: &Policy) {
                 .map(|_| ())
         }
     };
-    result.unwrap_or_else(|e| panic!("applying {}: {e}", policy.id()));
+    result
 }
 
 async fn delete_policy(client: &Client, id: &PolicyId) {
@@ -412,6 +419,9 @@ fn ports_of(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<Port> {
 /// The model's pods as netns pods, and the runner's view of them.
 pub struct Deployed {
     model: Model,
+    /// Ports every server pod serves on top of its declared container ports: every port any
+    /// case probes (upstream's agnhost containers serve ports they do not declare).
+    extra_ports: Vec<Port>,
     pods: BTreeMap<PodName, TestPod>,
     node_of: BTreeMap<PodName, String>,
 }
@@ -431,7 +441,7 @@ impl Deployed {
     /// Creates the model's namespaces and pods. Pods without a node go round-robin over the
     /// nodes (so the tables mix same-node and cross-node pairs); model nodes `node-1`, `node-2`
     /// map to the first and second netns node.
-    pub async fn create(env: &Env, model: &Model) -> Deployed {
+    pub async fn create(env: &Env, model: &Model, extra_ports: Vec<Port>) -> Deployed {
         for ns in &model.namespaces {
             let name = ns.metadata.name.clone().unwrap_or_default();
             let labels: Vec<(String, String)> = ns
@@ -453,6 +463,7 @@ impl Deployed {
         }
         let mut deployed = Deployed {
             model: model.clone(),
+            extra_ports,
             pods: BTreeMap::new(),
             node_of: BTreeMap::new(),
         };
@@ -477,10 +488,18 @@ impl Deployed {
     async fn add_pod(&mut self, env: &Env, pod: &k8s_openapi::api::core::v1::Pod) {
         let name = model::pod_name(pod);
         let labels = labels_of(pod);
+        let mut ports = ports_of(pod);
+        if self.model.servers.contains(&name) {
+            for port in &self.extra_ports {
+                if !ports.contains(port) {
+                    ports.push(*port);
+                }
+            }
+        }
         let mut spec = PodSpec::new(&name.namespace, &name.name)
             .labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .node(&self.node_of[&name])
-            .serve_all(&ports_of(pod));
+            .serve_all(&ports);
         if model::is_host_network(pod) {
             spec = spec.host_network();
         }
@@ -531,6 +550,14 @@ impl Deployed {
     pub async fn act(&mut self, env: &Env, action: &Action) {
         match action {
             Action::Apply(source) => apply_policy(&env.client, &source.resolve(self)).await,
+            Action::ApplyInvalid(source) => {
+                let policy = source.resolve(self);
+                assert!(
+                    try_apply_policy(&env.client, &policy).await.is_err(),
+                    "the API server accepted invalid {}",
+                    policy.id()
+                );
+            }
             Action::Delete(id) => delete_policy(&env.client, id).await,
             Action::DeleteAllNetworkPolicies => {
                 let nps = Api::<NetworkPolicy>::all(env.client.clone())
@@ -600,10 +627,24 @@ fn e2e_port(probe: verdict_conformance::Probe) -> Port {
 /// expectation. Each step's expectation is polled until it matches or [`SETTLE`] passes.
 pub async fn run_cases(env: &Env, cases: &[Case]) -> Vec<String> {
     let mut failures = Vec::new();
+    // VERDICT_E2E_CASE=<substring> runs only the matching cases (for debugging).
+    let only = std::env::var("VERDICT_E2E_CASE").ok();
+    let cases: Vec<&Case> = cases
+        .iter()
+        .filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o)))
+        .collect();
     let Some(first) = cases.first() else {
         return failures;
     };
-    let mut deployed = Deployed::create(env, &first.model).await;
+    let mut probed: Vec<Port> = cases
+        .iter()
+        .flat_map(|c| c.steps.iter())
+        .flat_map(|s| s.expectations.iter())
+        .map(|e| e2e_port(e.probe))
+        .collect();
+    probed.sort();
+    probed.dedup();
+    let mut deployed = Deployed::create(env, &first.model, probed).await;
     for case in cases {
         let started = Instant::now();
         deployed.reset(env).await;
@@ -625,6 +666,10 @@ pub async fn run_cases(env: &Env, cases: &[Case]) -> Vec<String> {
                     }
                     if Instant::now() >= deadline {
                         ok = false;
+                        eprintln!(
+                            "[agent-e2e] {} / step {:?} / {}:\n{comparison}",
+                            case.name, step.name, expectation.probe
+                        );
                         failures.push(format!(
                             "{} / step {:?} / {}: {} wrong cells after {SETTLE:?}\n{comparison}",
                             case.name,
