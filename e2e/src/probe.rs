@@ -128,7 +128,6 @@ pub(crate) async fn probe(
     timeout: Duration,
     registry: &Arc<SctpRegistry>,
 ) -> Result<bool> {
-    let deadline = Instant::now() + timeout;
     let dst = SocketAddr::V4(SocketAddrV4::new(to, port.number));
     match port.protocol {
         Protocol::Tcp => {
@@ -138,6 +137,9 @@ pub(crate) async fn probe(
                 Ok(s)
             })
             .await?;
+            // The clock starts once the socket exists: thread start-up under load is not the
+            // network's fault.
+            let deadline = Instant::now() + timeout;
             let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
             let attempt = async {
                 let mut stream = socket.connect(dst).await?;
@@ -160,6 +162,7 @@ pub(crate) async fn probe(
                 Ok(s)
             })
             .await?;
+            let deadline = Instant::now() + timeout;
             let socket = tokio::net::UdpSocket::from_std(socket.into())
                 .map_err(|e| crate::Error::netns("registering udp probe", from_netns, e))?;
             if socket.connect(dst).await.is_err() {
@@ -203,6 +206,7 @@ pub(crate) async fn probe(
                 Ok(s)
             })
             .await?;
+            let deadline = Instant::now() + timeout;
             let tag = nonce();
             let src_port = 32_768 + (tag % 28_000) as u16;
             let packet = sctp::build_init(src_port, port.number, tag, nonce());
