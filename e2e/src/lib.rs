@@ -23,6 +23,42 @@
 //! [`probe`](probe) has the probe semantics and the [`Matrix`] type; [`cleanup_stale`] removes what
 //! a crashed run left behind.
 //!
+//! # Using it from a test
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use verdict_e2e::{ControlPlane, ControlPlaneOptions, Matrix, NetnsCluster, PodSpec, Port, TestPod};
+//!
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn policy_blocks_what_it_says() {
+//!     verdict_e2e::skip_unless_e2e!();
+//!     let cp = ControlPlane::start(ControlPlaneOptions::named("my-test")).await.unwrap();
+//!     cp.install_project_crds().await.unwrap();
+//!     let cluster = NetnsCluster::new(Some(cp.client().await.unwrap())).await.unwrap();
+//!     let n1 = cluster.add_node("node-1").await.unwrap();
+//!     cluster.add_node("node-2").await.unwrap();
+//!     // An agent inside the node's netns (killed when `cluster` drops):
+//!     // cluster.spawn_in(&n1.netns, "agent-node-1", agent_bin, &args, &envs).unwrap();
+//!     let ports = [Port::tcp(80), Port::udp(81), Port::sctp(82)];
+//!     let a = cluster.add_pod(PodSpec::new("x", "a").label("pod", "a").node("node-1").serve_all(&ports)).await.unwrap();
+//!     let b = cluster.add_pod(PodSpec::new("y", "b").label("pod", "b").node("node-2").serve_all(&ports)).await.unwrap();
+//!     cp.kubectl_run(&["apply", "-f", "policy.yaml"]).await.unwrap();
+//!     let pods = [a, b];
+//!     let keys: Vec<String> = pods.iter().map(TestPod::key).collect();
+//!     let mut expected = Matrix::filled(&keys, &ports, true);
+//!     expected.set_to("y/b", Port::tcp(80), false);
+//!     let observed = cluster.probe_matrix(&pods, &ports, Duration::from_secs(1)).await.unwrap();
+//!     assert!(observed.diff(&expected).is_empty(), "{observed}");
+//! }
+//! ```
+//!
+//! Outage tests: [`ControlPlane::stop_apiserver`] / [`ControlPlane::start_apiserver`] (same port,
+//! same etcd data). Scale tests: [`ControlPlane::start_kwok`] and
+//! [`ControlPlane::create_kwok_nodes`]; kwok nodes carry `NODE_KIND_LABEL=kwok` and netns nodes
+//! `NODE_KIND_LABEL=netns`, so a DaemonSet meant only for one kind selects on it (netns nodes
+//! have no kubelet, so a DaemonSet pod bound to one stays unstarted). Permission checks:
+//! [`ControlPlane::client_as`] or `kubectl auth can-i --as=...` via [`ControlPlane::kubectl_run`].
+//!
 //! # Guarantees
 //! Dropping a [`ControlPlane`] or a [`NetnsCluster`] stops every process it started and deletes
 //! every network namespace it created, also when the test panics. Children carry a parent-death

@@ -138,6 +138,15 @@ async fn nine_by_nine_matrix_is_all_reachable_without_policy() {
     );
     assert_eq!(observed.cells.len(), 9 * 9 * 6);
 
+    // Relabelling replaces the label set in the API server, removing keys not given.
+    let xa = cluster.pod("x", "a").unwrap();
+    let relabelled = cluster.relabel_pod(&xa, &[("role", "web")]).await.unwrap();
+    let obj: Pod = Api::namespaced(client.clone(), "x").get("a").await.unwrap();
+    let labels = obj.metadata.labels.unwrap();
+    assert_eq!(labels.len(), 1, "{labels:?}");
+    assert_eq!(labels["role"], "web");
+    assert_eq!(relabelled.labels, labels);
+
     // Deleting a namespace completes: the harness confirms pod deletion as a kubelet would, and
     // the pods' netns go with them.
     let t = Instant::now();
