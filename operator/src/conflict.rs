@@ -88,7 +88,8 @@ mod tests {
 
     #[test]
     fn overlap_table() {
-        let cases: [(&str, &[(&str, &str)], &[(&str, &str)], bool); 6] = [
+        type Labels<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(&str, Labels, Labels, bool); 6] = [
             ("both empty", &[], &[], true),
             ("empty matches all", &[], &[("pool", "a")], true),
             (
