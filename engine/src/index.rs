@@ -21,6 +21,7 @@ use crate::admin_policy::AdminPolicy;
 use crate::labels::Labels;
 use crate::model::{NodeRecord, PodFacts, PodRecord};
 use crate::network_policy::NetworkPolicyRules;
+use crate::slab::{Owners, PodId, PodSlab};
 use crate::{Decision, Direction, DirectionDecision, Endpoint, Flow, Result};
 
 /// Any object the index understands.
@@ -69,23 +70,20 @@ pub struct IndexStats {
     pub baseline_admin_network_policies: usize,
 }
 
-pub(crate) type PodId = u32;
-
 /// The cluster state, indexed for evaluation. `Clone + Send + Sync` so callers can publish
 /// snapshots; a clone copies maps of `Arc`s, never the records themselves.
 #[derive(Clone, Debug, Default)]
 pub struct Index {
     generation: u64,
-    namespaces: HashMap<Arc<str>, NamespaceEntry>,
-    /// Pod records by id; `None` marks a free slot.
-    pods: Vec<Option<Arc<PodRecord>>>,
-    free: Vec<PodId>,
+    /// Copy-on-write, so snapshots share untouched namespaces.
+    namespaces: HashMap<Arc<str>, Arc<NamespaceEntry>>,
+    pods: PodSlab,
     /// Non-hostNetwork pod addresses. Several pods may claim one address for a moment (a
-    /// deleted pod's IP reused before its delete arrives); the last one applied wins.
-    pod_by_ip: FxHashMap<IpAddr, Vec<PodId>>,
+    /// deleted pod's IP reused before its delete arrives); the newest claim wins.
+    pod_by_ip: FxHashMap<IpAddr, Owners>,
     /// hostNetwork pod addresses: node addresses even when the Node object is unknown.
-    host_ips: FxHashMap<IpAddr, Vec<PodId>>,
-    pods_by_node: HashMap<Arc<str>, BTreeSet<PodId>>,
+    host_ips: FxHashMap<IpAddr, Owners>,
+    pods_by_node: HashMap<Arc<str>, Arc<BTreeSet<PodId>>>,
     nodes: HashMap<Arc<str>, Arc<NodeRecord>>,
     node_by_ip: FxHashMap<IpAddr, Vec<Arc<str>>>,
     admin: BTreeMap<Arc<str>, Arc<AdminPolicy>>,
@@ -149,11 +147,14 @@ impl Index {
     pub fn apply_namespace(&mut self, ns: &Namespace) -> Result<()> {
         let name = ns.metadata.name.as_deref().unwrap_or_default();
         let labels = Labels::for_namespace(name, ns.metadata.labels.as_ref());
-        let entry = self.namespace_entry(name);
-        if entry.known && *entry.labels == labels {
+        if self
+            .namespaces
+            .get(name)
+            .is_some_and(|e| e.known && *e.labels == labels)
+        {
             return Ok(());
         }
-        entry.known = true;
+        self.namespace_entry(name).known = true;
         self.set_namespace_labels(name, labels);
         self.generation += 1;
         Ok(())
@@ -162,13 +163,10 @@ impl Index {
     /// Forgets a Namespace's labels (its pods and policies stay until their own deletes
     /// arrive). Returns whether it was known.
     pub fn delete_namespace(&mut self, name: &str) -> bool {
-        let Some(entry) = self.namespaces.get_mut(name) else {
-            return false;
-        };
-        if !entry.known {
+        if !self.namespaces.get(name).is_some_and(|e| e.known) {
             return false;
         }
-        entry.known = false;
+        self.namespace_entry(name).known = false;
         self.set_namespace_labels(name, Labels::for_namespace(name, None));
         self.drop_namespace_if_unused(name);
         self.generation += 1;
@@ -213,10 +211,12 @@ impl Index {
         let mut record = PodRecord::new(facts, ns_labels);
         self.compute_selection(&mut record);
         let id = match existing {
-            Some(id) => id,
-            None => self.allocate(),
+            Some(id) => {
+                self.pods.replace(id, record);
+                id
+            }
+            None => self.pods.insert(record),
         };
-        self.pods[id as usize] = Some(Arc::new(record));
         self.namespace_entry(&namespace).pods.insert(name, id);
         self.link_pod(id, relink);
         self.generation += 1;
@@ -227,14 +227,15 @@ impl Index {
     pub fn delete_pod(&mut self, namespace: &str, name: &str) -> bool {
         let Some(id) = self
             .namespaces
-            .get_mut(namespace)
-            .and_then(|ns| ns.pods.remove(name))
+            .get(namespace)
+            .and_then(|ns| ns.pods.get(name))
+            .copied()
         else {
             return false;
         };
+        self.namespace_entry(namespace).pods.remove(name);
         self.unlink_pod(id, true);
-        self.pods[id as usize] = None;
-        self.free.push(id);
+        self.pods.remove(id);
         self.drop_namespace_if_unused(namespace);
         self.generation += 1;
         true
@@ -284,17 +285,18 @@ impl Index {
     /// policyTypes), naming the object and the field's JSON path.
     pub fn apply_network_policy(&mut self, np: &NetworkPolicy) -> Result<()> {
         let mut policy = NetworkPolicyRules::compile(np)?;
+        if self
+            .namespaces
+            .get(&policy.namespace)
+            .and_then(|e| e.policies.get(&policy.name))
+            .is_some_and(|old| **old == policy)
+        {
+            return Ok(());
+        }
         self.namespace_entry(&policy.namespace);
         policy.set_namespace(self.namespace_name(&policy.namespace));
         let policy = Arc::new(policy);
         let entry = self.namespace_entry(&policy.namespace);
-        if entry
-            .policies
-            .get(&policy.name)
-            .is_some_and(|old| **old == *policy)
-        {
-            return Ok(());
-        }
         entry.policies.insert(policy.name.clone(), policy.clone());
         let ids: Vec<PodId> = entry.pods.values().copied().collect();
         for id in ids {
@@ -306,9 +308,14 @@ impl Index {
 
     /// Deletes a NetworkPolicy. Returns whether it was known.
     pub fn delete_network_policy(&mut self, namespace: &str, name: &str) -> bool {
-        let Some(entry) = self.namespaces.get_mut(namespace) else {
+        if !self
+            .namespaces
+            .get(namespace)
+            .is_some_and(|e| e.policies.contains_key(name))
+        {
             return false;
-        };
+        }
+        let entry = self.namespace_entry(namespace);
         let Some(old) = entry.policies.remove(name) else {
             return false;
         };
@@ -440,14 +447,19 @@ impl Index {
     /// NP of their namespace, an ANP or the BANP subject), in any direction.
     pub fn selected_pod_ips(&self, node: &str) -> SelectedIps {
         let mut out = SelectedIps::default();
-        for id in self.pods_by_node.get(node).into_iter().flatten() {
+        for id in self
+            .pods_by_node
+            .get(node)
+            .into_iter()
+            .flat_map(|s| s.iter())
+        {
             let pod = self.pod(*id);
             if pod.host_network || !pod.is_selected() {
                 continue;
             }
             for ip in &pod.ips {
                 // Only addresses this pod currently owns (a reused IP belongs to the newest pod).
-                if self.pod_by_ip.get(ip).and_then(|o| o.last()) != Some(id) {
+                if self.pod_by_ip.get(ip).map(Owners::newest) != Some(*id) {
                     continue;
                 }
                 match ip {
@@ -468,7 +480,7 @@ impl Index {
     pub fn stats(&self) -> IndexStats {
         IndexStats {
             namespaces: self.namespaces.values().filter(|n| n.known).count(),
-            pods: self.pods.len() - self.free.len(),
+            pods: self.pods.len(),
             nodes: self.nodes.len(),
             network_policies: self.namespaces.values().map(|n| n.policies.len()).sum(),
             admin_network_policies: self.admin.len(),
@@ -479,49 +491,40 @@ impl Index {
     // ---- internals ------------------------------------------------------------------
 
     fn pod(&self, id: PodId) -> &PodRecord {
-        self.pods[id as usize]
-            .as_deref()
+        self.pods
+            .get(id)
             .expect("pod ids in the maps always point at live records")
     }
 
     fn pod_mut(&mut self, id: PodId) -> &mut PodRecord {
-        Arc::make_mut(
-            self.pods[id as usize]
-                .as_mut()
-                .expect("pod ids in the maps always point at live records"),
-        )
-    }
-
-    fn allocate(&mut self) -> PodId {
-        if let Some(id) = self.free.pop() {
-            return id;
-        }
-        self.pods.push(None);
-        PodId::try_from(self.pods.len() - 1).expect("fewer than 2^32 pods")
+        self.pods
+            .get_mut(id)
+            .expect("pod ids in the maps always point at live records")
     }
 
     pub(crate) fn resolve(&self, ip: IpAddr) -> crate::evaluate::Resolved<'_> {
         use crate::evaluate::Resolved;
-        if let Some(id) = self.pod_by_ip.get(&ip).and_then(|o| o.last()) {
-            return Resolved::Pod(ip, self.pod(*id));
+        if let Some(owners) = self.pod_by_ip.get(&ip) {
+            return Resolved::Pod(ip, self.pod(owners.newest()));
         }
         if let Some(name) = self.node_by_ip.get(&ip).and_then(|n| n.last()) {
             return Resolved::Node(ip, name, self.nodes.get(name).map(|n| &n.labels));
         }
-        if let Some(id) = self.host_ips.get(&ip).and_then(|o| o.last())
-            && let Some(node) = &self.pod(*id).node
+        if let Some(owners) = self.host_ips.get(&ip)
+            && let Some(node) = &self.pod(owners.newest()).node
         {
             return Resolved::Node(ip, node, self.nodes.get(node).map(|n| &n.labels));
         }
         Resolved::External(ip)
     }
 
+    /// The namespace's entry, created if missing and unshared from snapshots.
     fn namespace_entry(&mut self, name: &str) -> &mut NamespaceEntry {
         if !self.namespaces.contains_key(name) {
             self.namespaces
-                .insert(Arc::from(name), NamespaceEntry::new(name));
+                .insert(Arc::from(name), Arc::new(NamespaceEntry::new(name)));
         }
-        self.namespaces.get_mut(name).expect("inserted just above")
+        Arc::make_mut(self.namespaces.get_mut(name).expect("inserted just above"))
     }
 
     /// The shared `Arc` of a namespace name that has an entry.
@@ -533,11 +536,7 @@ impl Index {
     }
 
     fn drop_namespace_if_unused(&mut self, name: &str) {
-        if self
-            .namespaces
-            .get(name)
-            .is_some_and(NamespaceEntry::is_unused)
-        {
+        if self.namespaces.get(name).is_some_and(|e| e.is_unused()) {
             self.namespaces.remove(name);
         }
     }
@@ -545,10 +544,14 @@ impl Index {
     /// Sets a namespace's labels and re-checks the ANP/BANP subjects of its pods (NetworkPolicy
     /// pod selectors do not look at namespace labels).
     fn set_namespace_labels(&mut self, name: &str, labels: Labels) {
-        let entry = self.namespace_entry(name);
-        if *entry.labels == labels {
+        if self
+            .namespaces
+            .get(name)
+            .is_some_and(|e| *e.labels == labels)
+        {
             return;
         }
+        let entry = self.namespace_entry(name);
         let labels = Arc::new(labels);
         entry.labels = labels.clone();
         let ids: Vec<PodId> = entry.pods.values().copied().collect();
@@ -618,17 +621,16 @@ impl Index {
 
     /// Replaces (or removes, with `None`) one ANP in every pod's list.
     fn update_admin_selection(&mut self, name: &Arc<str>, policy: Option<&Arc<AdminPolicy>>) {
-        for id in 0..self.pods.len() {
-            let Some(pod) = self.pods[id].as_deref() else {
-                continue;
-            };
+        let ids: Vec<PodId> = self.pods.ids().collect();
+        for id in ids {
+            let pod = self.pod(id);
             let had = pod.admin.iter().any(|p| p.name() == name);
             let selected = policy
                 .is_some_and(|p| p.selects(&pod.labels, &pod.namespace_labels, pod.host_network));
             if !had && !selected {
                 continue;
             }
-            let pod = self.pod_mut(id as PodId);
+            let pod = self.pod_mut(id);
             pod.admin.retain(|p| p.name() != name);
             if selected && let Some(policy) = policy {
                 let key = policy.order_key();
@@ -639,58 +641,59 @@ impl Index {
     }
 
     fn update_baseline_selection(&mut self, policy: Option<&Arc<AdminPolicy>>) {
-        for id in 0..self.pods.len() {
-            let Some(pod) = self.pods[id].as_deref() else {
-                continue;
-            };
+        let ids: Vec<PodId> = self.pods.ids().collect();
+        for id in ids {
+            let pod = self.pod(id);
             let selected =
                 policy.filter(|p| p.selects(&pod.labels, &pod.namespace_labels, pod.host_network));
             if pod.baseline.is_none() && selected.is_none() {
                 continue;
             }
-            self.pod_mut(id as PodId).baseline = selected.cloned();
+            self.pod_mut(id).baseline = selected.cloned();
         }
     }
 
     /// Adds a pod's node membership, and its addresses when `addresses`, to the lookup maps.
     fn link_pod(&mut self, id: PodId, addresses: bool) {
-        let pod = self.pods[id as usize].clone().expect("live record");
-        let map = if pod.host_network {
+        let pod = self.pod(id);
+        let (ips, host_network, node) = (pod.ips.clone(), pod.host_network, pod.node.clone());
+        let map = if host_network {
             &mut self.host_ips
         } else {
             &mut self.pod_by_ip
         };
-        for ip in pod.ips.iter().filter(|_| addresses) {
-            map.entry(*ip).or_default().push(id);
+        for ip in ips.iter().filter(|_| addresses) {
+            match map.get_mut(ip) {
+                Some(owners) => owners.push(id),
+                None => {
+                    map.insert(*ip, Owners::new(id));
+                }
+            }
         }
-        if let Some(node) = &pod.node {
-            self.pods_by_node
-                .entry(node.clone())
-                .or_default()
-                .insert(id);
+        if let Some(node) = node {
+            Arc::make_mut(self.pods_by_node.entry(node).or_default()).insert(id);
         }
     }
 
     /// Removes a pod's node membership, and its addresses when `addresses`, from the lookup
     /// maps.
     fn unlink_pod(&mut self, id: PodId, addresses: bool) {
-        let pod = self.pods[id as usize].clone().expect("live record");
-        let map = if pod.host_network {
+        let pod = self.pod(id);
+        let (ips, host_network, node) = (pod.ips.clone(), pod.host_network, pod.node.clone());
+        let map = if host_network {
             &mut self.host_ips
         } else {
             &mut self.pod_by_ip
         };
-        for ip in pod.ips.iter().filter(|_| addresses) {
-            if let Some(owners) = map.get_mut(ip) {
-                owners.retain(|o| *o != id);
-                if owners.is_empty() {
-                    map.remove(ip);
-                }
+        for ip in ips.iter().filter(|_| addresses) {
+            if map.get_mut(ip).is_some_and(|owners| owners.remove(id)) {
+                map.remove(ip);
             }
         }
-        if let Some(node) = &pod.node
+        if let Some(node) = &node
             && let Some(set) = self.pods_by_node.get_mut(node)
         {
+            let set = Arc::make_mut(set);
             set.remove(&id);
             if set.is_empty() {
                 self.pods_by_node.remove(node);

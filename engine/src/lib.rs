@@ -35,6 +35,7 @@ mod peers;
 mod ports;
 pub mod reason;
 pub mod selector;
+mod slab;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 

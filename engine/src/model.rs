@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Container, Node, Pod};
+use smallvec::SmallVec;
 
 use crate::Result;
 use crate::admin_policy::AdminPolicy;
@@ -14,6 +15,10 @@ use crate::labels::Labels;
 use crate::network_policy::NetworkPolicyRules;
 use crate::object::ObjectName;
 use crate::ports::NamedPort;
+
+/// A pod's list of selecting policies. Most pods have a handful, kept inline so evaluation
+/// reads them from the record itself instead of chasing another pointer.
+pub(crate) type PolicyList<T> = SmallVec<[Arc<T>; 4]>;
 
 /// A pod as the index keeps it.
 #[derive(Clone, Debug)]
@@ -30,11 +35,11 @@ pub(crate) struct PodRecord {
     pub(crate) namespace_labels: Arc<Labels>,
     /// NetworkPolicies of the namespace whose podSelector selects this pod and that isolate
     /// it for ingress, sorted by name. Always empty for hostNetwork pods.
-    pub(crate) np_ingress: Vec<Arc<NetworkPolicyRules>>,
+    pub(crate) np_ingress: PolicyList<NetworkPolicyRules>,
     /// The same for egress.
-    pub(crate) np_egress: Vec<Arc<NetworkPolicyRules>>,
+    pub(crate) np_egress: PolicyList<NetworkPolicyRules>,
     /// AdminNetworkPolicies whose subject selects this pod, by ascending (priority, name).
-    pub(crate) admin: Vec<Arc<AdminPolicy>>,
+    pub(crate) admin: PolicyList<AdminPolicy>,
     /// The BaselineAdminNetworkPolicy, when its subject selects this pod.
     pub(crate) baseline: Option<Arc<AdminPolicy>>,
 }
@@ -171,9 +176,9 @@ impl PodRecord {
             ips: facts.ips,
             named_ports: facts.named_ports,
             namespace_labels,
-            np_ingress: Vec::new(),
-            np_egress: Vec::new(),
-            admin: Vec::new(),
+            np_ingress: SmallVec::new(),
+            np_egress: SmallVec::new(),
+            admin: SmallVec::new(),
             baseline: None,
         }
     }

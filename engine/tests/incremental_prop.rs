@@ -143,7 +143,12 @@ proptest! {
         let mut index = Index::new();
         // Insertion order matters for IP reuse (the newest pod wins), so keep it.
         let mut live: Vec<(String, ClusterObject)> = Vec::new();
-        for op in &ops {
+        // A snapshot taken halfway must not see later changes.
+        let mut snapshot: Option<(Index, Vec<(String, ClusterObject)>)> = None;
+        for (step, op) in ops.iter().enumerate() {
+            if step == ops.len() / 2 {
+                snapshot = Some((index.clone(), live.clone()));
+            }
             match op {
                 Op::Apply(key, object) => {
                     let object: &ClusterObject = object;
@@ -167,16 +172,29 @@ proptest! {
                 }
             }
         }
-        let rebuilt = index_of(live.iter().map(|(_, o)| o.clone()));
-        for src in IPS {
-            for dst in IPS {
-                for flow in [tcp(src, dst, 80), udp(src, dst, 80), icmp(src, dst)] {
-                    let a = index.evaluate(&flow);
-                    let b = rebuilt.evaluate(&flow);
-                    prop_assert_eq!(&a, &b, "flow {} after {:?}", flow, ops.iter().map(|o| match o { Op::Apply(k, _) => format!("apply {k}"), Op::Delete(k) => format!("delete {k}") }).collect::<Vec<_>>());
+        let history: Vec<String> = ops
+            .iter()
+            .map(|o| match o {
+                Op::Apply(k, _) => format!("apply {k}"),
+                Op::Delete(k) => format!("delete {k}"),
+            })
+            .collect();
+        let mut pairs = vec![("final", index, live)];
+        if let Some((index, live)) = snapshot {
+            pairs.push(("snapshot", index, live));
+        }
+        for (which, index, live) in pairs {
+            let rebuilt = index_of(live.iter().map(|(_, o)| o.clone()));
+            for src in IPS {
+                for dst in IPS {
+                    for flow in [tcp(src, dst, 80), udp(src, dst, 80), icmp(src, dst)] {
+                        let a = index.evaluate(&flow);
+                        let b = rebuilt.evaluate(&flow);
+                        prop_assert_eq!(&a, &b, "{} index, flow {} after {:?}", which, flow, history);
+                    }
                 }
             }
+            prop_assert_eq!(index.selected_pod_ips("n1"), rebuilt.selected_pod_ips("n1"), "{}", which);
         }
-        prop_assert_eq!(index.selected_pod_ips("n1"), rebuilt.selected_pod_ips("n1"));
     }
 }
