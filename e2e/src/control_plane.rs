@@ -588,6 +588,28 @@ impl ControlPlane {
         crate::kwok::create_nodes(&self.client().await?, prefix, count).await
     }
 
+    /// Creates `count` pods `<prefix>-0..` in `namespace` (which must exist), bound round-robin
+    /// to `nodes` (kwok nodes), so scale tests skip the scheduler. kwok marks them Running with
+    /// IPs from its CIDR. Returns their names.
+    pub async fn create_kwok_pods(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        count: usize,
+        nodes: &[String],
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<String>> {
+        crate::kwok::create_pods(
+            &self.client().await?,
+            namespace,
+            prefix,
+            count,
+            nodes,
+            labels,
+        )
+        .await
+    }
+
     /// Installs CRDs from YAML files (`kubectl apply --server-side`) and waits until each is
     /// Established.
     pub async fn install_crds(&self, paths: &[PathBuf]) -> Result<()> {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 
@@ -107,4 +107,68 @@ pub(crate) async fn create_nodes(
         .await;
     results.into_iter().collect::<Result<Vec<()>>>()?;
     Ok(names)
+}
+
+/// A pod bound to a kwok node (no scheduler round trip); kwok reports it Running with an IP from
+/// its CIDR.
+pub(crate) fn pod(namespace: &str, name: &str, node: &str, labels: &[(&str, &str)]) -> Pod {
+    let labels: std::collections::BTreeMap<&str, &str> = labels.iter().copied().collect();
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "nodeName": node,
+            "automountServiceAccountToken": false,
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "fake", "image": "kube-verdict.local/fake:e2e"}],
+        },
+    }))
+    .expect("a static pod object is valid")
+}
+
+pub(crate) async fn create_pods(
+    client: &kube::Client,
+    namespace: &str,
+    prefix: &str,
+    count: usize,
+    nodes: &[String],
+    labels: &[(&str, &str)],
+) -> Result<Vec<String>> {
+    use futures::StreamExt;
+    if nodes.is_empty() {
+        return Err(Error::Invalid(
+            "create_kwok_pods needs at least one kwok node".into(),
+        ));
+    }
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let pods: Vec<Pod> = (0..count)
+        .map(|i| {
+            pod(
+                namespace,
+                &format!("{prefix}-{i}"),
+                &nodes[i % nodes.len()],
+                labels,
+            )
+        })
+        .collect();
+    let results: Vec<Result<String>> = futures::stream::iter(pods)
+        .map(|pod| {
+            let api = api.clone();
+            async move {
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                match api.create(&PostParams::default(), &pod).await {
+                    Ok(_) => Ok(name),
+                    Err(kube::Error::Api(e)) if e.code == 409 => Ok(name),
+                    Err(e) => Err(Error::kube(
+                        format!("creating kwok pod {namespace}/{name}"),
+                        e,
+                    )),
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }

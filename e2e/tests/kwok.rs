@@ -174,3 +174,89 @@ async fn daemonset_gets_one_pod_per_kwok_node_and_namespace_deletion_completes()
         t.elapsed().as_secs_f64()
     );
 }
+
+/// Scale: hundreds of kwok nodes and thousands of pods, all Running with an IP, in seconds.
+/// Prints the rates; asserts only completeness (speed is for benchmarks, not assertions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_kwok_nodes_and_thousands_of_pods() {
+    skip_unless_e2e!();
+    const SCALE_NODES: usize = 200;
+    const SCALE_PODS: usize = 2000;
+    let cp = ControlPlane::start(ControlPlaneOptions {
+        scheduler: false,
+        ..ControlPlaneOptions::named("kwok-scale")
+    })
+    .await
+    .unwrap();
+    cp.start_kwok(KwokOptions::default()).await.unwrap();
+    let t = Instant::now();
+    let nodes = cp
+        .create_kwok_nodes("scale-node", SCALE_NODES)
+        .await
+        .unwrap();
+    eprintln!(
+        "{SCALE_NODES} nodes created in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    cp.kubectl_run(&["create", "namespace", "scale"])
+        .await
+        .unwrap();
+    let client = cp.client().await.unwrap();
+    let sa: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client.clone(), "scale");
+    wait_until(
+        "ServiceAccount scale/default",
+        Duration::from_secs(30),
+        || {
+            let sa = sa.clone();
+            async move {
+                Ok(sa
+                    .get_opt("default")
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_some())
+            }
+        },
+    )
+    .await;
+    let t = Instant::now();
+    let names = cp
+        .create_kwok_pods("scale", "p", SCALE_PODS, &nodes, &[("app", "scale")])
+        .await
+        .unwrap();
+    assert_eq!(names.len(), SCALE_PODS);
+    eprintln!(
+        "{SCALE_PODS} pods created in {:.1}s ({:.0} pods/s)",
+        t.elapsed().as_secs_f64(),
+        SCALE_PODS as f64 / t.elapsed().as_secs_f64()
+    );
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "scale");
+    wait_until(
+        &format!("{SCALE_PODS} kwok pods Running with an IP"),
+        Duration::from_secs(300),
+        || {
+            let pods = pods.clone();
+            async move {
+                let list = pods
+                    .list(&ListParams::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let running = list
+                    .items
+                    .iter()
+                    .filter(|p| {
+                        let s = p.status.as_ref();
+                        s.and_then(|s| s.phase.as_deref()) == Some("Running")
+                            && s.and_then(|s| s.pod_ip.as_ref()).is_some()
+                    })
+                    .count();
+                Ok(running == SCALE_PODS)
+            }
+        },
+    )
+    .await;
+    eprintln!(
+        "{SCALE_NODES} nodes and {SCALE_PODS} pods Running {:.1}s after pod creation began",
+        t.elapsed().as_secs_f64()
+    );
+}
