@@ -184,9 +184,12 @@ impl Cluster {
 
     fn resolve(&self, ip: IpAddr) -> Peer<'_> {
         let text = ip.to_string();
+        // A finished pod no longer owns its address; a pending one has none yet.
         if let Some(pod) = self.pods.iter().find(|p| {
+            let status = p.status.as_ref();
             !Self::host_network(p)
-                && p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some(text.as_str())
+                && status.and_then(|s| s.phase.as_deref()) == Some("Running")
+                && status.and_then(|s| s.pod_ip.as_deref()) == Some(text.as_str())
         }) {
             return Peer::Pod(pod);
         }
@@ -652,6 +655,8 @@ struct PodDraft {
     node: usize,
     host_network: bool,
     ports: Vec<(usize, usize, usize)>,
+    /// `Running`, `Pending` (no IP yet) or `Succeeded` (finished; its IP is free again).
+    phase: &'static str,
 }
 
 fn pod_draft() -> impl Strategy<Value = PodDraft> {
@@ -664,14 +669,18 @@ fn pod_draft() -> impl Strategy<Value = PodDraft> {
             (0..PORT_NAMES.len(), 0..PROTOCOLS.len(), 0..PORTS.len()),
             0..3,
         ),
+        prop_oneof![8 => Just("Running"), 1 => Just("Pending"), 1 => Just("Succeeded")],
     )
-        .prop_map(|(namespace, labels, node, host_network, ports)| PodDraft {
-            namespace,
-            labels,
-            node,
-            host_network,
-            ports,
-        })
+        .prop_map(
+            |(namespace, labels, node, host_network, ports, phase)| PodDraft {
+                namespace,
+                labels,
+                node,
+                host_network,
+                ports,
+                phase,
+            },
+        )
 }
 
 fn build_pod(i: usize, draft: &PodDraft, namespaces: usize) -> Pod {
@@ -711,9 +720,9 @@ fn build_pod(i: usize, draft: &PodDraft, namespaces: usize) -> Pod {
             ..Default::default()
         }),
         status: Some(PodStatus {
-            phase: Some("Running".into()),
-            pod_ip: Some(ip.to_string()),
-            pod_ips: Some(vec![PodIP { ip: ip.to_string() }]),
+            phase: Some(draft.phase.into()),
+            pod_ip: (draft.phase != "Pending").then(|| ip.to_string()),
+            pod_ips: (draft.phase != "Pending").then(|| vec![PodIP { ip: ip.to_string() }]),
             host_ip: Some(node_ip(draft.node).to_string()),
             ..Default::default()
         }),
@@ -1072,6 +1081,9 @@ struct Changes {
     delete_network_policy: Option<usize>,
     delete_admin: Option<usize>,
     delete_baseline: bool,
+    /// Another pod finishes (phase Succeeded) and one is deleted outright.
+    finish_pod: Option<usize>,
+    delete_pod: Option<usize>,
 }
 
 fn changes() -> impl Strategy<Value = Changes> {
@@ -1081,14 +1093,28 @@ fn changes() -> impl Strategy<Value = Changes> {
         prop::option::of(0..4usize),
         prop::option::of(0..4usize),
         any::<bool>(),
+        prop::option::weighted(0.3, 0..6usize),
+        prop::option::weighted(0.3, 0..6usize),
     )
         .prop_map(
-            |(namespace, pod, delete_network_policy, delete_admin, delete_baseline)| Changes {
+            |(
                 namespace,
                 pod,
                 delete_network_policy,
                 delete_admin,
                 delete_baseline,
+                finish_pod,
+                delete_pod,
+            )| {
+                Changes {
+                    namespace,
+                    pod,
+                    delete_network_policy,
+                    delete_admin,
+                    delete_baseline,
+                    finish_pod,
+                    delete_pod,
+                }
             },
         )
 }
@@ -1199,9 +1225,9 @@ const PROBES: [(Protocol, u16); 7] = [
     (Protocol::Icmp, 0),
 ];
 
-/// Compares engine and reference over every address pair and probe; the error names the
-/// first disagreement.
-fn agree(index: &Index, cluster: &Cluster, phase: &str) -> Result<usize, TestCaseError> {
+/// Every address worth probing: the pods' (even once deleted or finished), the nodes', and
+/// two outside addresses.
+fn addresses(cluster: &Cluster) -> BTreeSet<IpAddr> {
     let mut addresses: BTreeSet<IpAddr> = cluster
         .pods
         .iter()
@@ -1209,9 +1235,20 @@ fn agree(index: &Index, cluster: &Cluster, phase: &str) -> Result<usize, TestCas
         .collect();
     addresses.extend((0..cluster.nodes.len()).map(node_ip));
     addresses.extend(EXTERNAL);
+    addresses
+}
+
+/// Compares engine and reference over every pair of `addresses` and every probe; the error
+/// names the first disagreement.
+fn agree(
+    index: &Index,
+    cluster: &Cluster,
+    addresses: &BTreeSet<IpAddr>,
+    phase: &str,
+) -> Result<usize, TestCaseError> {
     let mut compared = 0;
-    for &src in &addresses {
-        for &dst in &addresses {
+    for &src in addresses {
+        for &dst in addresses {
             for (protocol, port) in PROBES {
                 let flow = Flow {
                     src_ip: src,
@@ -1260,6 +1297,23 @@ fn apply_changes(index: &mut Index, cluster: &mut Cluster, changes: &Changes) {
     pod.metadata.labels = Some(changes.pod.1.clone());
     index.apply_pod(pod).expect("pod relabel");
 
+    if let Some(i) = changes.finish_pod {
+        let i = i % cluster.pods.len();
+        let pod = &mut cluster.pods[i];
+        pod.status.as_mut().expect("status").phase = Some("Succeeded".into());
+        index.apply_pod(pod).expect("pod finishes");
+    }
+    if let Some(i) = changes.delete_pod
+        && cluster.pods.len() > 1
+    {
+        let pod = cluster.pods.remove(i % cluster.pods.len());
+        let (ns, name) = (
+            pod.metadata.namespace.unwrap_or_default(),
+            pod.metadata.name.unwrap_or_default(),
+        );
+        assert!(index.delete_pod(&ns, &name), "index knew pod {ns}/{name}");
+    }
+
     if let Some(i) = changes.delete_network_policy
         && !cluster.network_policies.is_empty()
     {
@@ -1298,9 +1352,10 @@ proptest! {
         let mut cluster = s.cluster.clone();
         let mut index = Index::new();
         load(&mut index, &cluster, s.policies_first);
-        let before = agree(&index, &cluster, "after loading")?;
+        let probed = addresses(&cluster);
+        let before = agree(&index, &cluster, &probed, "after loading")?;
         apply_changes(&mut index, &mut cluster, &s.changes);
-        let after = agree(&index, &cluster, "after relabels and deletes")?;
+        let after = agree(&index, &cluster, &probed, "after relabels and deletes")?;
         prop_assert!(before > 0 && after > 0);
     }
 }
@@ -1318,6 +1373,7 @@ fn reference_follows_the_spec_on_known_cases() {
                 labels: Labels::from([("app".to_string(), app.to_string())]),
                 node: 0,
                 host_network: false,
+                phase: "Running",
                 ports: vec![(0, 0, 2)],
             },
             2,
