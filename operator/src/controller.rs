@@ -105,3 +105,39 @@ pub async fn run(
         .await;
     info!("controller stopped");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector;
+
+    fn npe(name: &str) -> NetworkPolicyEnforcer {
+        let mut n = NetworkPolicyEnforcer::new(name, serde_json::from_str("{}").unwrap());
+        n.metadata.uid = Some(format!("uid-{name}"));
+        n
+    }
+
+    #[test]
+    fn daemon_set_maps_to_its_cluster_scoped_enforcer() {
+        let children = crate::children::build(&npe("prod"), "kube-verdict-system").unwrap();
+        let owner = owner_of_daemon_set(&children.daemon_set).expect("owner");
+        // No namespace: the enforcer is cluster-scoped, whatever the child's namespace.
+        assert_eq!(owner, ObjectRef::new("prod"));
+        assert_eq!(owner.namespace, None);
+        assert_eq!(owner_of_daemon_set(&DaemonSet::default()), None);
+    }
+
+    #[test]
+    fn a_change_to_one_enforcer_requeues_every_other() {
+        let (store, mut writer) = reflector::store();
+        for name in ["a", "b", "c"] {
+            writer.apply_watcher_event(&watcher::Event::Apply(npe(name)));
+        }
+        let mut names: Vec<String> = others(&store, &npe("b"))
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a", "c"]);
+    }
+}
