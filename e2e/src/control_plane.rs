@@ -87,7 +87,7 @@ struct Ports {
     scheduler: u16,
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::io("binding a free port on", "127.0.0.1", e))?;
     let port = l

@@ -53,6 +53,7 @@ pub struct ManagedProcess {
     name: String,
     child: Option<Child>,
     log: PathBuf,
+    stop_signal: Signal,
 }
 
 impl ManagedProcess {
@@ -91,7 +92,14 @@ impl ManagedProcess {
             name: name.to_string(),
             child: Some(child),
             log: log.to_path_buf(),
+            stop_signal: Signal::SIGTERM,
         })
+    }
+
+    /// Sets the signal [`ManagedProcess::stop`] sends first (SIGTERM unless changed; Jaeger,
+    /// for one, only shuts down promptly on SIGINT).
+    pub fn set_stop_signal(&mut self, signal: Signal) {
+        self.stop_signal = signal;
     }
 
     /// The component name given at spawn time.
@@ -140,7 +148,7 @@ impl ManagedProcess {
             return;
         }
         let pid = Pid::from_raw(child.id() as i32);
-        let _ = kill(pid, Signal::SIGTERM);
+        let _ = kill(pid, self.stop_signal);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
