@@ -246,7 +246,7 @@ async fn apiserver_outage_keeps_enforcement_and_resyncs() {
     env.cp.start_apiserver().await.expect("apiserver back");
 
     // A change made after the server returns: b is allowed once the policy is gone. The
-    // watchers retry with kube's default backoff (at most 30 s between attempts).
+    // watchers retry at most 10 s (+25 % jitter) apart.
     Api::<NetworkPolicy>::namespaced(env.client.clone(), "x")
         .delete("only-a", &DeleteParams::default())
         .await
@@ -263,6 +263,17 @@ async fn apiserver_outage_keeps_enforcement_and_resyncs() {
         back.elapsed().as_secs_f64()
     );
 
+    // Every watch has to come back before the recovery is logged; give the slowest one time.
+    for node in &env.nodes {
+        let path = env
+            .cluster
+            .logs_dir()
+            .join(format!("verdict-agent-{}.log", node.name));
+        wait_for("recovery logged", Duration::from_secs(20), || {
+            std::fs::read_to_string(&path).is_ok_and(|l| l.contains("API server reachable again"))
+        })
+        .await;
+    }
     for node in &env.nodes {
         let log = std::fs::read_to_string(
             env.cluster

@@ -1,6 +1,6 @@
 //! The kube-runtime watchers: one task per kind, each sending trimmed [`Update`]s to the owner.
 //!
-//! Watchers retry with kube's default backoff when the API server goes away; meanwhile nothing
+//! Watchers retry with [`RetryBackoff`] when the API server goes away; meanwhile nothing
 //! reaches the owner, so the last published snapshot stays in force. On reconnect kube-runtime
 //! relists, and the [`Mirror`](super::mirror::Mirror) deletes whatever vanished during the gap.
 //! ANP and BANP are watched only while API discovery says their CRDs are served.
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::runtime::WatchStreamExt;
+use kube::runtime::utils::{Backoff, ResetTimerBackoff};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -28,6 +29,54 @@ pub const POLICY_API_VERSION: &str = "policy.networking.k8s.io/v1alpha1";
 
 /// How often discovery looks again for a CRD that is not installed.
 pub const CRD_RECHECK: Duration = Duration::from_secs(30);
+
+/// The retry delays of a failing watch: exponential from 500 ms, doubling, capped at
+/// [`RetryBackoff::MAX`], each with ±25 % jitter.
+///
+/// kube's `DefaultBackoff` caps at 30 s, so a policy change made right after an API server
+/// outage could wait half a minute to be enforced; a 10 s cap bounds that, and the jitter keeps
+/// a thousand agents from retrying in step.
+#[derive(Debug, Clone)]
+pub struct RetryBackoff {
+    next: Duration,
+}
+
+impl RetryBackoff {
+    /// The first delay.
+    pub const INITIAL: Duration = Duration::from_millis(500);
+    /// The longest delay (before jitter).
+    pub const MAX: Duration = Duration::from_secs(10);
+}
+
+impl Default for RetryBackoff {
+    fn default() -> Self {
+        RetryBackoff {
+            next: Self::INITIAL,
+        }
+    }
+}
+
+impl Iterator for RetryBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        use std::hash::{BuildHasher, Hasher};
+        let base = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        // A fresh RandomState is randomly keyed: enough jitter without a rand dependency.
+        let r = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let factor = 0.75 + (r % 1000) as f64 / 2000.0; // 0.75 ..= 1.2495
+        Some(base.mul_f64(factor))
+    }
+}
+
+impl Backoff for RetryBackoff {
+    fn reset(&mut self) {
+        self.next = Self::INITIAL;
+    }
+}
 
 /// Tracks which watchers are failing, so that an API server outage is logged once when it starts
 /// and once when it ends, not on every retry of every watcher.
@@ -118,7 +167,10 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let api: Api<K> = Api::all(ctx.client.clone());
-    let stream = watcher(api).default_backoff();
+    let stream = watcher(api).backoff(ResetTimerBackoff::new(
+        RetryBackoff::default(),
+        Duration::from_secs(120),
+    ));
     let mut stream = std::pin::pin!(stream);
     while let Some(item) = stream.next().await {
         let update = match item {
@@ -246,6 +298,25 @@ fn key_of<K: Resource>(kind: Kind, o: &K) -> ObjectKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_backoff_grows_to_its_cap_with_jitter_and_resets() {
+        let mut b = RetryBackoff::default();
+        let delays: Vec<Duration> = (&mut b).take(8).collect();
+        let bases = [500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000];
+        for (i, (d, base)) in delays.iter().zip(bases).enumerate() {
+            let base = Duration::from_millis(base);
+            assert!(
+                *d >= base.mul_f64(0.75) && *d <= base.mul_f64(1.25),
+                "delay {i}: {d:?} not within 25 % of {base:?}"
+            );
+        }
+        b.reset();
+        assert!(
+            b.next().unwrap() <= Duration::from_millis(625),
+            "reset to the first delay"
+        );
+    }
 
     #[test]
     fn outage_state_transitions() {

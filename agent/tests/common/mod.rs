@@ -275,7 +275,7 @@ pub async fn apply_policy(client: &Client, policy: &Policy) {
 /// Server-side applies a policy, returning the API server's refusal.
 pub async fn try_apply_policy(client: &Client, policy: &Policy) -> Result<(), kube::Error> {
     let params = PatchParams::apply("verdict-e2e").force();
-    let result = match policy {
+    match policy {
         Policy::NetworkPolicy(np) => {
             let ns = np.metadata.namespace.clone().unwrap_or_default();
             let name = np.metadata.name.clone().unwrap_or_default();
@@ -298,8 +298,7 @@ pub async fn try_apply_policy(client: &Client, policy: &Policy) -> Result<(), ku
                 .await
                 .map(|_| ())
         }
-    };
-    result
+    }
 }
 
 async fn delete_policy(client: &Client, id: &PolicyId) {
