@@ -655,6 +655,36 @@ impl NetnsCluster {
             .any(|p| p.pid() == Some(pid) && p.exited().is_none())
     }
 
+    /// Makes `127.0.0.1:<port>` inside `netns` reach `127.0.0.1:<port>` of the test process's
+    /// own network namespace, through a TCP relay run by this process. With the apiserver's
+    /// port, a process in a node netns (an agent) uses the admin kubeconfig unchanged, and the
+    /// serving cert's `127.0.0.1` SAN still matches. The relay stops when the cluster drops.
+    /// Must be called within a tokio runtime.
+    pub fn forward_loopback_port(&self, netns: &str, port: u16) -> Result<()> {
+        let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let listener = netns::in_netns(netns, move || {
+            let l = std::net::TcpListener::bind(upstream)?;
+            l.set_nonblocking(true)?;
+            Ok(l)
+        })?;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| Error::netns("registering loopback relay", netns, e))?;
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        self.watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
+        Ok(())
+    }
+
     /// Where [`NetnsCluster::spawn_in`] processes log.
     pub fn logs_dir(&self) -> &Path {
         &self.logs_dir

@@ -499,6 +499,11 @@ impl ControlPlane {
         format!("https://127.0.0.1:{}", self.ports.apiserver)
     }
 
+    /// The apiserver's port on 127.0.0.1 (see [`crate::NetnsCluster::forward_loopback_port`]).
+    pub fn apiserver_port(&self) -> u16 {
+        self.ports.apiserver
+    }
+
     /// The CA certificate file clients must trust.
     pub fn ca_file(&self) -> PathBuf {
         self.pki_dir().join("ca.crt")

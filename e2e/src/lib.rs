@@ -99,6 +99,19 @@ pub use probe::{Matrix, Port, Protocol};
 pub use process::ManagedProcess;
 pub use stale::{CleanupReport, cleanup_stale};
 
+/// Runs `f` on a fresh thread inside the named network namespace and returns its result:
+/// sockets it creates belong to that namespace (e.g. a client that must start inside a pod).
+///
+/// # Errors
+/// The namespace does not exist, `setns` fails, or `f` fails.
+pub fn run_in_netns<T, F>(netns: &str, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> std::io::Result<T> + Send + 'static,
+{
+    netns::in_netns(netns, f)
+}
+
 /// Label every node the harness creates carries: `netns` for netns nodes, `kwok` for fake ones.
 pub const NODE_KIND_LABEL: &str = "e2e.kube-verdict.io/node-kind";
 

@@ -138,6 +138,35 @@ async fn nine_by_nine_matrix_is_all_reachable_without_policy() {
     );
     assert_eq!(observed.cells.len(), 9 * 9 * 6);
 
+    // A process inside a node netns reaches the apiserver through the loopback relay, with the
+    // admin kubeconfig unchanged.
+    cluster
+        .forward_loopback_port(&n1.netns, cp.apiserver_port())
+        .unwrap();
+    let kubectl = verdict_e2e::bins::binary("kubectl").unwrap();
+    let out = n1
+        .command(&kubectl)
+        .args([
+            "--kubeconfig",
+            &cp.kubeconfig().display().to_string(),
+            "get",
+            "nodes",
+            "-o",
+            "name",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "kubectl in node netns: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("node/node-1") && text.contains("node/node-2"),
+        "{text}"
+    );
+
     // Relabelling replaces the label set in the API server, removing keys not given.
     let xa = cluster.pod("x", "a").unwrap();
     let relabelled = cluster.relabel_pod(&xa, &[("role", "web")]).await.unwrap();
