@@ -420,4 +420,79 @@ mod privileged {
             assert!(connect().is_ok(), "{mode}: a restarted worker judges again");
         }
     }
+
+    /// Pod to pod through the node's forward chain: the server's ingress policy allows TCP
+    /// 8080 only, so 8080 connects and 8081 is silently dropped; the node itself reaches the
+    /// server on 8081 anyway (the health-check exception: the output chain never queues).
+    #[test]
+    fn forward_chain_judges_ingress_and_keeps_node_health_checks() {
+        if !testns::enabled("forward_chain_judges_ingress_and_keeps_node_health_checks") {
+            return;
+        }
+        let net = testns::RoutedPods::new("f");
+        let index = index();
+        let selected = index.selected_pod_ips("node-a");
+        let snapshot = Arc::new(ArcSwap::from_pointee(index));
+        let counters = Arc::new(Counters::new());
+        let statement = net.node.enter(|| detect_queue_statement("kv-f")).unwrap();
+        let cfg = RulesetConfig {
+            table_name: "kv-f".into(),
+            queue_base: 320,
+            queues: 1,
+            fail_open: false,
+        };
+        let _syncer = net
+            .node
+            .enter(|| Syncer::install_with(&cfg, statement, &selected))
+            .unwrap();
+        let _workers = net
+            .node
+            .enter(|| {
+                Workers::start(
+                    WorkerConfig::new("node-a", 320, 1, false),
+                    snapshot.clone(),
+                    None,
+                    counters.clone(),
+                )
+            })
+            .unwrap();
+        let _listeners: Vec<TcpListener> = [8080, 8081]
+            .iter()
+            .map(|p| {
+                net.b
+                    .enter(|| TcpListener::bind(("10.77.0.3", *p)))
+                    .unwrap()
+            })
+            .collect();
+        let connect = |from: &testns::Netns, port: u16| {
+            let target: SocketAddr = format!("10.77.0.3:{port}").parse().unwrap();
+            from.enter(|| {
+                TcpStream::connect_timeout(&target, Duration::from_millis(1500))
+                    .map(|_| ())
+                    .map_err(|e| e.kind())
+            })
+        };
+        assert_eq!(
+            connect(&net.a, 8080),
+            Ok(()),
+            "client -> server:8080 allowed"
+        );
+        assert_eq!(
+            connect(&net.a, 8081),
+            Err(ErrorKind::TimedOut),
+            "client -> server:8081 silently dropped"
+        );
+        assert_eq!(
+            connect(&net.node, 8081),
+            Ok(()),
+            "node -> its pod is never judged"
+        );
+        let denied = counters
+            .decisions()
+            .iter()
+            .filter(|(v, _, _)| *v == Verdict::Deny)
+            .map(|(_, _, n)| n)
+            .sum::<u64>();
+        assert!(denied >= 1, "the dropped SYN was a counted deny");
+    }
 }

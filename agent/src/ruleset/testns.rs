@@ -123,3 +123,38 @@ impl NodeAndPod {
         NodeAndPod { node, pod }
     }
 }
+
+/// A node namespace routing between two pod namespaces the way kindnet and Calico wire pods:
+/// point-to-point veths with /32 addresses and host routes, node address 10.77.0.1 on both
+/// node-side ends, pods 10.77.0.2 (`a`) and 10.77.0.3 (`b`), forwarding on.
+pub struct RoutedPods {
+    /// The node.
+    pub node: Netns,
+    /// Pod 10.77.0.2.
+    pub a: Netns,
+    /// Pod 10.77.0.3.
+    pub b: Netns,
+}
+
+impl RoutedPods {
+    /// Builds the three namespaces.
+    pub fn new(tag: &str) -> RoutedPods {
+        let node = Netns::new(&format!("{tag}n"));
+        let a = Netns::new(&format!("{tag}a"));
+        let b = Netns::new(&format!("{tag}b"));
+        for (pod, dev, ip) in [(&a, "va", "10.77.0.2"), (&b, "vb", "10.77.0.3")] {
+            node.ip(&[
+                "link", "add", dev, "type", "veth", "peer", "name", "eth0", "netns", &pod.name,
+            ]);
+            node.ip(&["addr", "add", "10.77.0.1/32", "dev", dev]);
+            node.ip(&["link", "set", dev, "up"]);
+            node.ip(&["route", "add", &format!("{ip}/32"), "dev", dev]);
+            pod.ip(&["addr", "add", &format!("{ip}/32"), "dev", "eth0"]);
+            pod.ip(&["link", "set", "eth0", "up"]);
+            pod.ip(&["route", "add", "10.77.0.1/32", "dev", "eth0"]);
+            pod.ip(&["route", "add", "default", "via", "10.77.0.1"]);
+        }
+        node.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        RoutedPods { node, a, b }
+    }
+}
