@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rustc_hash::FxHashMap;
 use verdict_crds::{AdminNetworkPolicy, BaselineAdminNetworkPolicy};
 
@@ -136,6 +137,31 @@ impl Index {
             ClusterObject::AdminNetworkPolicy(o) => self.apply_admin_network_policy(o),
             ClusterObject::BaselineAdminNetworkPolicy(o) => {
                 self.apply_baseline_admin_network_policy(o)
+            }
+        }
+    }
+
+    /// Deletes the object `object` names (its kind, namespace and name; the rest is ignored).
+    /// Returns whether it was known.
+    pub fn delete(&mut self, object: &ClusterObject) -> bool {
+        fn name(meta: &ObjectMeta) -> &str {
+            meta.name.as_deref().unwrap_or_default()
+        }
+        fn namespace(meta: &ObjectMeta) -> &str {
+            meta.namespace.as_deref().unwrap_or("default")
+        }
+        match object {
+            ClusterObject::Namespace(o) => self.delete_namespace(name(&o.metadata)),
+            ClusterObject::Pod(o) => self.delete_pod(namespace(&o.metadata), name(&o.metadata)),
+            ClusterObject::Node(o) => self.delete_node(name(&o.metadata)),
+            ClusterObject::NetworkPolicy(o) => {
+                self.delete_network_policy(namespace(&o.metadata), name(&o.metadata))
+            }
+            ClusterObject::AdminNetworkPolicy(o) => {
+                self.delete_admin_network_policy(name(&o.metadata))
+            }
+            ClusterObject::BaselineAdminNetworkPolicy(o) => {
+                self.delete_baseline_admin_network_policy(name(&o.metadata))
             }
         }
     }

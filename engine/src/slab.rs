@@ -133,10 +133,17 @@ impl Owners {
 mod tests {
     use super::*;
 
+    /// (case, pushes after 1, removals, expected newest or `None` when empty)
+    type Case = (
+        &'static str,
+        &'static [PodId],
+        &'static [PodId],
+        Option<PodId>,
+    );
+
     #[test]
     fn owners_table() {
-        // (case, pushes after 1, removals, expected newest or None when empty)
-        let cases: [(&str, &[PodId], &[PodId], Option<PodId>); 5] = [
+        let cases: [Case; 5] = [
             ("single", &[], &[], Some(1)),
             ("newest wins", &[2, 3], &[], Some(3)),
             ("removing newest falls back", &[2, 3], &[3], Some(2)),

@@ -359,3 +359,21 @@ fn index_is_a_cheap_snapshot() {
         Verdict::Allow,
     );
 }
+
+#[test]
+fn delete_by_object_dispatches_on_kind() {
+    let objects: Vec<ClusterObject> = vec![
+        namespace("x").into(),
+        pod("x", "a").ip(XA).into(),
+        node("n1").ip(N1).into(),
+        netpol("x", "p").into(),
+        anp("a", 1).into(),
+        banp().into(),
+    ];
+    let mut index = index_of(objects.clone());
+    for object in &objects {
+        assert!(index.delete(object), "first delete of {object:?}");
+        assert!(!index.delete(object), "second delete of {object:?}");
+    }
+    assert_eq!(index.stats(), crate::IndexStats::default());
+}
