@@ -376,3 +376,38 @@ async fn sigkill_with_fail_closed_never_admits_a_denied_connection() {
     );
     echo(&mut established).expect("the established connection survived the restart");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strict_mode_cuts_exactly_the_newly_denied_connections() {
+    verdict_e2e::skip_unless_e2e!();
+    let (env, s, a, b) = setup(&["--strict-mode"]).await;
+    let to = addr(&s, 80);
+    // No policy yet: both clients connect and keep their connections open.
+    let mut from_a = establish(&a, to);
+    let mut from_b = establish(&b, to);
+    common::apply_policy(&env.client, &only_a_policy()).await;
+    wait_for(
+        "b's new connections denied",
+        Duration::from_secs(10),
+        || connect_once(&b, to, Duration::from_millis(500)).is_err(),
+    )
+    .await;
+    // b's established connection loses its conntrack entry; its next packet is judged as new
+    // (conntrack picks up mid-stream TCP) and dropped, so the echo times out.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if echo(&mut from_b).is_err() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b's established connection still works"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    echo(&mut from_a).expect("a's established connection is untouched");
+    let text = env.metrics(&env.nodes[0]);
+    let deleted = common::metric(&text, "verdict_conntrack_deleted_total");
+    assert!(deleted >= 1.0, "deletions counted:\n{text}");
+    eprintln!("[agent-e2e] strict mode deleted {deleted} conntrack entries");
+}
