@@ -100,6 +100,20 @@ async fn daemonset_gets_one_pod_per_kwok_node_and_namespace_deletion_completes()
         t.elapsed().as_secs_f64()
     );
 
+    // A netns node and pod beside the kwok ones: kwok must leave them alone.
+    let cluster = verdict_e2e::NetnsCluster::new(Some(client.clone()))
+        .await
+        .unwrap();
+    cluster.add_node("netns-1").await.unwrap();
+    let real = cluster
+        .add_pod(
+            verdict_e2e::PodSpec::new("default", "real")
+                .node("netns-1")
+                .serve(verdict_e2e::Port::tcp(80)),
+        )
+        .await
+        .unwrap();
+
     let manifest = cp.work_dir().join("daemonset.yaml");
     std::fs::write(&manifest, DAEMONSET).unwrap();
     cp.kubectl_run(&["apply", "-f", &manifest.display().to_string()])
@@ -151,6 +165,36 @@ async fn daemonset_gets_one_pod_per_kwok_node_and_namespace_deletion_completes()
     assert!(
         ip.starts_with("10.244."),
         "kwok pod IP {ip} must come from 10.244.0.0/16"
+    );
+
+    // kwok did not take over the netns node or pod: our kubelet-like status is intact.
+    let netns_node = nodes.get("netns-1").await.unwrap();
+    let info = netns_node.status.unwrap().node_info.unwrap();
+    assert_eq!(
+        info.kubelet_version, "v1.36.3",
+        "kwok rewrote a netns node's status"
+    );
+    let real_obj = Api::<Pod>::namespaced(client.clone(), "default")
+        .get("real")
+        .await
+        .unwrap();
+    let status = real_obj.status.unwrap();
+    assert_eq!(status.pod_ip.as_deref(), Some(real.ip.to_string().as_str()));
+    let container_id = status.container_statuses.unwrap()[0]
+        .container_id
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        container_id.starts_with("netns://"),
+        "kwok rewrote a netns pod's status: {container_id}"
+    );
+    let ds_pods_on_netns = pods
+        .list(&ListParams::default().fields("spec.nodeName=netns-1"))
+        .await
+        .unwrap();
+    assert!(
+        ds_pods_on_netns.items.is_empty(),
+        "the kwok-only DaemonSet must skip netns nodes"
     );
 
     let t = Instant::now();
