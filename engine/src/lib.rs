@@ -1,13 +1,16 @@
 //! The pure kube-verdict policy engine: an index of the cluster state and explained verdicts
-//! for NetworkPolicy, AdminNetworkPolicy and BaselineAdminNetworkPolicy.
+//! for NetworkPolicy, AdminNetworkPolicy and BaselineAdminNetworkPolicy. The agent feeds it
+//! from watches and judges packets with it; the CLI feeds it from YAML files and explains
+//! with it, so what the CLI explains is what the agent enforces.
 //!
 //! ```text
 //!   watches (agent) / YAML files (CLI)
 //!        │ ClusterObject
 //!        ▼
-//!   Index::apply / delete_* ── compile ──► selector.rs, ports.rs, peers.rs,
-//!        │                                 network_policy.rs, admin_policy.rs
-//!        │ per-pod lists of selecting policies, IP → pod, IP → node (index.rs, model.rs)
+//!   Index::apply / delete ── compile ──► selector.rs, labels.rs, ports.rs, peers.rs,
+//!        │                               network_policy.rs, admin_policy.rs
+//!        │ per-pod lists of the policies that select it, IP → pod, IP → node
+//!        │ (index.rs; records in model.rs, copy-on-write storage in slab.rs)
 //!        ▼
 //!   Index::evaluate(Flow) ──► evaluate.rs: ANP ─► NetworkPolicy ─► BANP ─► default
 //!        │
@@ -15,10 +18,11 @@
 //!   Decision (decision.rs) ──► reason.rs: one sentence per direction, the explain line
 //! ```
 //!
-//! Start reading at [`Index`] (index.rs), then `evaluate.rs`. The engine never touches I/O:
-//! no tokio, kube client, netlink or sockets. Semantics follow upstream Kubernetes
-//! (NetworkPolicy) and network-policy-api v0.1.7 (ANP/BANP); each module's doc says which rules
-//! it implements.
+//! Start reading at [`Index`] (index.rs), then `evaluate.rs`. The engine does no I/O: no
+//! tokio, kube client, netlink or sockets. Semantics follow upstream Kubernetes (NetworkPolicy)
+//! and network-policy-api v0.1.7 (ANP/BANP); each module's doc says which rules it implements.
+//! Test fixtures (`pod("x", "a").labels([("pod", "a")]).ip("10.0.0.1")`) are in the `testing` module,
+//! behind the `testing` feature.
 #![forbid(unsafe_code)]
 
 mod admin_policy;
