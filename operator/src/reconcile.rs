@@ -3,7 +3,8 @@
 //! ```text
 //!   reconcile(npe)
 //!     ├─ being deleted? ──► nothing to do: owner references let the garbage collector clean up
-//!     ├─ conflict::placement ── BlockedBy(other) ──► delete our DaemonSet, status Degraded/Conflict
+//!     ├─ conflict::placement ── BlockedBy (confirmed on a fresh list) ──► delete our DaemonSet,
+//!     │                                                                   status Degraded/Conflict
 //!     └─ Run ──► apply ServiceAccount, ClusterRole, ClusterRoleBinding, Service, DaemonSet
 //!                  (server-side apply, field manager "verdict-operator", forced)
 //!                ──► status::compute(DaemonSet) ──► apply status (only when it changed)
@@ -18,7 +19,7 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
@@ -38,6 +39,9 @@ use crate::{Error, Result, children};
 /// How long to wait before looking again when nothing is pending. Watches on the enforcers and
 /// the DaemonSets trigger reconciles as things change; this is only a safety net.
 pub const RESYNC: Duration = Duration::from_secs(300);
+/// How soon a blocked enforcer looks again without any trigger (changes to other enforcers
+/// trigger it at once; this bounds the wait if such a trigger is ever missed).
+pub const BLOCKED_RESYNC: Duration = Duration::from_secs(60);
 /// The first retry delay after an error; it doubles per consecutive failure.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// The longest retry delay.
@@ -137,9 +141,34 @@ async fn reconcile_inner(npe: &NetworkPolicyEnforcer, ctx: &Context) -> Result<A
         .collect();
     all.push(Arc::new(npe.clone()));
     match placement(&name, all.iter().map(|a| a.as_ref())) {
-        Placement::BlockedBy(other) => blocked(npe, &name, &other, ctx).await,
         Placement::Run => run(npe, &name, ctx).await,
+        // The cache may lag the change that triggered this reconcile (the older enforcer was
+        // just deleted or narrowed), so confirm a conflict against a fresh list before acting.
+        Placement::BlockedBy(_) => {
+            match placement(&name, fresh_enforcers(npe, ctx).await?.iter()) {
+                Placement::Run => run(npe, &name, ctx).await,
+                Placement::BlockedBy(other) => blocked(npe, &name, &other, ctx).await,
+            }
+        }
     }
+}
+
+/// Every enforcer as the API server has it now (with `npe` itself as this reconcile sees it).
+async fn fresh_enforcers(
+    npe: &NetworkPolicyEnforcer,
+    ctx: &Context,
+) -> Result<Vec<NetworkPolicyEnforcer>> {
+    let api: Api<NetworkPolicyEnforcer> = Api::all(ctx.client.clone());
+    let mut all: Vec<NetworkPolicyEnforcer> = api
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::kube("list NetworkPolicyEnforcers (conflict check)"))?
+        .items
+        .into_iter()
+        .filter(|o| o.metadata.name != npe.metadata.name)
+        .collect();
+    all.push(npe.clone());
+    Ok(all)
 }
 
 async fn blocked(
@@ -184,7 +213,7 @@ async fn blocked(
         publish(ctx, npe, EventType::Warning, REASON_CONFLICT, "Block", note).await;
     }
     write_status(npe, &status, ctx).await?;
-    Ok(Action::requeue(RESYNC))
+    Ok(Action::requeue(BLOCKED_RESYNC))
 }
 
 async fn run(npe: &NetworkPolicyEnforcer, name: &str, ctx: &Context) -> Result<Action> {

@@ -44,7 +44,13 @@ struct FakeApi {
 }
 
 impl FakeApi {
+    /// A fake API server for `enforcer` alone.
     fn start(scenario: Scenario, enforcer: NetworkPolicyEnforcer) -> (Client, FakeApi) {
+        Self::start_with(scenario, vec![enforcer])
+    }
+
+    /// A fake API server; `enforcers[0]` is the one under test, all of them are listed.
+    fn start_with(scenario: Scenario, enforcers: Vec<NetworkPolicyEnforcer>) -> (Client, FakeApi) {
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
@@ -62,7 +68,7 @@ impl FakeApi {
                     body,
                 };
                 log.lock().unwrap().push(rec.clone());
-                let (code, answer) = answer(&scenario, &enforcer, &rec);
+                let (code, answer) = answer(&scenario, &enforcers, &rec);
                 let resp = Response::builder()
                     .status(code)
                     .header("content-type", "application/json")
@@ -112,11 +118,17 @@ fn status_error(code: u16, reason: &str, message: &str) -> (StatusCode, Value) {
 /// What kube-apiserver would answer.
 fn answer(
     scenario: &Scenario,
-    enforcer: &NetworkPolicyEnforcer,
+    enforcers: &[NetworkPolicyEnforcer],
     r: &Recorded,
 ) -> (StatusCode, Value) {
+    let enforcer = &enforcers[0];
     let mut body = r.body.clone();
     match (r.method.as_str(), r.path.as_str()) {
+        ("GET", "/apis/verdict.dev/v1alpha1/networkpolicyenforcers") => (
+            StatusCode::OK,
+            json!({"apiVersion": "verdict.dev/v1alpha1", "kind": "NetworkPolicyEnforcerList",
+                   "metadata": {"resourceVersion": "1"}, "items": enforcers}),
+        ),
         ("PATCH", p) if p.ends_with("/status") => {
             let mut obj = serde_json::to_value(enforcer).unwrap();
             obj["status"] = body["status"].clone();
@@ -302,7 +314,7 @@ async fn newer_overlapping_enforcer_is_degraded_with_conflict_and_runs_nothing()
     let scenario = Scenario::Healthy {
         ds_status: ready_status(0, 0, 0),
     };
-    let (client, api) = FakeApi::start(scenario, newer.clone());
+    let (client, api) = FakeApi::start_with(scenario, vec![newer.clone(), older.clone()]);
     let ctx = ctx(client, store_of(&[&older, &newer]));
     reconcile(Arc::new(newer.clone()), ctx).await.unwrap();
     let calls = api.calls();
@@ -415,4 +427,36 @@ async fn apply_error_is_returned_recorded_on_status_and_backed_off() {
         "{text}"
     );
     assert_eq!(npe.name_any(), "prod");
+}
+
+#[tokio::test]
+async fn a_stale_cache_does_not_keep_an_enforcer_blocked() {
+    // The cache still has the older enforcer, but the API server no longer does (just deleted).
+    let older = enforcer("cluster-wide", 10, json!({}));
+    let newer = enforcer("edge", 20, json!({"nodeSelector": {"pool": "edge"}}));
+    let scenario = Scenario::Healthy {
+        ds_status: ready_status(1, 1, 1),
+    };
+    let (client, api) = FakeApi::start_with(scenario, vec![newer.clone()]);
+    reconcile(
+        Arc::new(newer.clone()),
+        ctx(client, store_of(&[&older, &newer])),
+    )
+    .await
+    .unwrap();
+    let calls = api.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c == "GET /apis/verdict.dev/v1alpha1/networkpolicyenforcers"),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("PATCH") && c.ends_with("/daemonsets/verdict-agent-edge")),
+        "{calls:?}"
+    );
+    let status = api.status_written().unwrap();
+    assert_eq!(condition(&status, "Degraded")["status"], "False");
 }
