@@ -166,11 +166,9 @@ pub fn cleanup_stale() -> Result<CleanupReport> {
     // Namespaces with our prefix but no state file at all (a state dir wiped by a reboot of /run
     // cannot leave netns behind, but a deleted state file can).
     for ns in netns::list_with_prefix(netns::PREFIX) {
-        let id: String = ns
-            .trim_start_matches(netns::PREFIX)
-            .chars()
-            .take_while(|c| *c != '-')
-            .collect();
+        // Only names of our exact shape (`vd` + 4 hex + `-`): other tools' namespaces that merely
+        // start with "vd" are not ours to delete.
+        let Some(id) = run_id_of(&ns) else { continue };
         if !live_ids.contains(&id) && !state_path(&id).exists() {
             match netns::delete(&ns) {
                 Ok(()) => report.netns.push(ns),
@@ -186,9 +184,36 @@ pub fn cleanup_stale() -> Result<CleanupReport> {
     Ok(report)
 }
 
+/// The run id in a netns name of the shape `vd<4 hex>-...`.
+fn run_id_of(netns_name: &str) -> Option<String> {
+    let rest = netns_name.strip_prefix(netns::PREFIX)?;
+    let (id, _) = rest.split_once('-')?;
+    (id.len() == 4
+        && id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+    .then(|| id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_only_our_netns_names() {
+        let cases = [
+            ("pod netns", "vd1a2b-x-a", Some("1a2b")),
+            ("underlay", "vd00ff-ul", Some("00ff")),
+            ("someone else's", "vdtest1", None),
+            ("too long an id", "vd12345-x", None),
+            ("not hex", "vdzzzz-x", None),
+            ("upper case", "vd1A2B-x", None),
+            ("other prefix", "ns1a2b-x", None),
+        ];
+        for (name, netns_name, want) in cases {
+            assert_eq!(run_id_of(netns_name).as_deref(), want, "{name}");
+        }
+    }
 
     #[test]
     fn reads_own_start_time() {
