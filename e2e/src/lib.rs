@@ -20,7 +20,7 @@
 //! ```
 //!
 //! Where to start reading: [`ControlPlane`] (control_plane.rs) and [`NetnsCluster`] (cluster.rs);
-//! [`probe`](probe) has the probe semantics and the [`Matrix`] type; [`cleanup_stale`] removes what
+//! [`probe`] has the probe semantics and the [`Matrix`] type; [`cleanup_stale`] removes what
 //! a crashed run left behind.
 //!
 //! # Using it from a test
