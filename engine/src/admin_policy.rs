@@ -388,17 +388,6 @@ impl AdminRule {
             peers.push(peer);
         }
         let ports = admin_policy_ports(fields.ports, object, &format!("{path}.ports"))?;
-        let addresses_peer = fields
-            .peers
-            .iter()
-            .any(|p| p.nodes.is_some() || !p.networks.is_empty() || !p.domain_names.is_empty());
-        if addresses_peer && ports.iter().any(|p| matches!(p, PortSpec::Named { .. })) {
-            // The CRD's CEL rule: such peers have no container ports to name.
-            return Err(object.field(
-                path,
-                "networks/nodes/domainNames peer cannot be set with namedPorts",
-            ));
-        }
         let ports = if fail_closed && action != Action::Allow {
             action = Action::Deny;
             peers = vec![AdminPeer::Everything];

@@ -208,7 +208,9 @@ impl Index {
         let mut facts = PodFacts::from_pod(pod)?;
         // Share one name allocation per namespace and node: fewer cache lines to touch when
         // decisions clone them.
-        self.namespace_entry(&facts.namespace);
+        if !self.namespaces.contains_key(&facts.namespace) {
+            self.namespace_entry(&facts.namespace);
+        }
         facts.namespace = self.namespace_name(&facts.namespace);
         if let Some(node) = &facts.node
             && let Some((shared, _)) = self.pods_by_node.get_key_value(node)
@@ -233,17 +235,21 @@ impl Index {
         }
         let namespace = facts.namespace.clone();
         let name = facts.name.clone();
-        let ns_labels = self.namespace_entry(&namespace).labels.clone();
+        let ns_labels = self.namespaces[&namespace].labels.clone();
         let mut record = PodRecord::new(facts, ns_labels);
         self.compute_selection(&mut record);
+        // Only a new pod changes its namespace's entry (so a snapshot keeps sharing it).
         let id = match existing {
             Some(id) => {
                 self.pods.replace(id, record);
                 id
             }
-            None => self.pods.insert(record),
+            None => {
+                let id = self.pods.insert(record);
+                self.namespace_entry(&namespace).pods.insert(name, id);
+                id
+            }
         };
-        self.namespace_entry(&namespace).pods.insert(name, id);
         self.link_pod(id, relink);
         self.generation += 1;
         Ok(())

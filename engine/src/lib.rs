@@ -21,8 +21,8 @@
 //! Start reading at [`Index`] (index.rs), then `evaluate.rs`. The engine does no I/O: no
 //! tokio, kube client, netlink or sockets. Semantics follow upstream Kubernetes (NetworkPolicy)
 //! and network-policy-api v0.1.7 (ANP/BANP); each module's doc says which rules it implements.
-//! Test fixtures (`pod("x", "a").labels([("pod", "a")]).ip("10.0.0.1")`) are in the `testing` module,
-//! behind the `testing` feature.
+//! Test fixtures (`pod("x", "a").labels([("pod", "a")]).ip("10.0.0.1")`) are in the `testing`
+//! module, behind the `testing` feature.
 #![forbid(unsafe_code)]
 
 mod admin_policy;

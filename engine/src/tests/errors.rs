@@ -251,19 +251,6 @@ fn invalid_objects_name_object_and_field() {
             "InvalidField",
         ),
         (
-            "ANP named port with a networks peer",
-            anp("a", 1)
-                .egress(
-                    admin_rule("Deny")
-                        .peer(peer_networks(&["10.0.0.0/8"]))
-                        .port(admin_named_port("http")),
-                )
-                .into(),
-            "AdminNetworkPolicy a",
-            "spec.egress[0]",
-            "InvalidField",
-        ),
-        (
             "BANP name",
             banp_named("strict").into(),
             "BaselineAdminNetworkPolicy strict",
