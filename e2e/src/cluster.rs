@@ -355,7 +355,10 @@ impl NetnsCluster {
     }
 
     /// Creates a namespace (with labels) in the API server if it does not exist, and waits for
-    /// its `default` ServiceAccount so pods can be admitted.
+    /// its `default` ServiceAccount so pods can be admitted. Labels are server-side applied by
+    /// the field manager `verdict-e2e`, so calling it again *sets* the labels this harness owns
+    /// (those not given are removed; labels set by others stay). Call it before the first
+    /// [`NetnsCluster::add_pod`] in a namespace that needs labels for `namespaceSelector`s.
     pub async fn ensure_namespace(&self, name: &str, labels: &[(&str, &str)]) -> Result<()> {
         let Some(client) = &self.client else {
             return Ok(());

@@ -56,7 +56,16 @@ async fn nine_by_nine_matrix_is_all_reachable_without_policy() {
     let t = Instant::now();
     let n1 = cluster.add_node("node-1").await.unwrap();
     let n2 = cluster.add_node("node-2").await.unwrap();
+    cluster
+        .ensure_namespace("x", &[("team", "blue")])
+        .await
+        .unwrap();
     let pods = nine_pods(&cluster).await;
+    let ns_x: k8s_openapi::api::core::v1::Namespace =
+        Api::all(cp.client().await.unwrap()).get("x").await.unwrap();
+    let ns_labels = ns_x.metadata.labels.unwrap();
+    assert_eq!(ns_labels["team"], "blue");
+    assert_eq!(ns_labels["kubernetes.io/metadata.name"], "x");
     eprintln!(
         "2 nodes and 9 pods wired in {:.1}s",
         t.elapsed().as_secs_f64()
@@ -214,6 +223,12 @@ async fn probes_see_closed_ports_host_network_and_deleted_pods() {
     let cluster = NetnsCluster::new(None).await.unwrap();
     cluster.add_node("n1").await.unwrap();
     cluster.add_node("n2").await.unwrap();
+    // A third node added later still gets routes both ways.
+    cluster.add_node("n3").await.unwrap();
+    let d = cluster
+        .add_pod(PodSpec::new("w", "d").node("n3").serve(Port::udp(5353)))
+        .await
+        .unwrap();
     let a = cluster
         .add_pod(PodSpec::new("x", "a").node("n1").serve(Port::tcp(80)))
         .await
@@ -269,6 +284,8 @@ async fn probes_see_closed_ports_host_network_and_deleted_pods() {
             true,
         ),
         ("pod to its own IP", &a, a.ip, Port::tcp(80), true),
+        ("node 1 pod to node 3 pod", &a, d.ip, Port::udp(5353), true),
+        ("node 3 pod to node 2 pod", &d, b.ip, Port::tcp(80), true),
     ];
     for (name, from, to, port, want) in cases {
         let got = cluster
