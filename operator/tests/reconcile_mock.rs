@@ -460,3 +460,47 @@ async fn a_stale_cache_does_not_keep_an_enforcer_blocked() {
     let status = api.status_written().unwrap();
     assert_eq!(condition(&status, "Degraded")["status"], "False");
 }
+
+#[tokio::test]
+async fn spec_change_reports_rolling_out_until_every_node_is_updated() {
+    let mut npe = enforcer("prod", 10, json!({"enforcement": {"strictMode": true}}));
+    npe.metadata.generation = Some(2);
+    npe.status = Some(
+        serde_json::from_value(json!({
+            "observedGeneration": 1, "desiredNodes": 3, "readyNodes": 3, "updatedNodes": 3,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "RolledOut",
+                            "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}))
+        .unwrap(),
+    );
+    // The DaemonSet controller has seen the new template; one node runs it so far.
+    let scenario = Scenario::Healthy {
+        ds_status: ready_status(3, 3, 1),
+    };
+    let (client, api) = FakeApi::start(scenario, npe.clone());
+    reconcile(Arc::new(npe.clone()), ctx(client, store_of(&[&npe])))
+        .await
+        .unwrap();
+    let ds_apply = api
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH" && r.path.ends_with("/daemonsets/verdict-agent-prod"))
+        .unwrap();
+    let args = &ds_apply.body["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(
+        args.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--strict-mode=true"),
+        "{args}"
+    );
+    let status = api.status_written().unwrap();
+    assert_eq!(status["observedGeneration"], 2);
+    assert_eq!(condition(&status, "Progressing")["status"], "True");
+    assert_eq!(condition(&status, "Ready")["status"], "False");
+    assert_eq!(
+        condition(&status, "Ready")["message"],
+        "3/3 nodes ready, 1/3 updated"
+    );
+    assert_eq!(status["updatedNodes"], 1);
+    assert_eq!(api.event_reasons(), ["RollingOut"]);
+}
