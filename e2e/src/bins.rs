@@ -57,7 +57,17 @@ pub fn go_module_dir(module_at_version: &str) -> Result<PathBuf> {
     {
         return Ok(dir.clone());
     }
-    let out = run("go", &["mod", "download", "-json", module_at_version])?;
+    // Already unpacked in the module cache: no need for the go tool (which may not be on PATH).
+    let cached = module_cache_dir().join(escape_module_path(module_at_version));
+    if cached.is_dir() {
+        cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((module_at_version.to_string(), cached.clone()));
+        return Ok(cached);
+    }
+    let go = go_tool();
+    let out = run(&go, &["mod", "download", "-json", module_at_version])?;
     let info: serde_json::Value = serde_json::from_str(&out).map_err(|source| Error::Json {
         what: format!("go mod download {module_at_version}"),
         source,
@@ -72,6 +82,54 @@ pub fn go_module_dir(module_at_version: &str) -> Result<PathBuf> {
         .unwrap_or_else(|e| e.into_inner())
         .push((module_at_version.to_string(), dir.clone()));
     Ok(dir)
+}
+
+/// `$GOMODCACHE`, else `$GOPATH/pkg/mod`, else `~/go/pkg/mod`.
+fn module_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("GOMODCACHE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let gopath = std::env::var_os("GOPATH")
+        .and_then(|p| std::env::split_paths(&p).next())
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "/root".into())
+                .join("go")
+        });
+    gopath.join("pkg/mod")
+}
+
+/// The module cache's case encoding: every upper-case letter becomes `!` + lower case.
+fn escape_module_path(module_at_version: &str) -> String {
+    let mut out = String::with_capacity(module_at_version.len());
+    for c in module_at_version.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('!');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `go` from PATH, else the usual install locations.
+fn go_tool() -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("go").is_file()));
+    if on_path {
+        return "go".into();
+    }
+    let goroot = std::env::var_os("GOROOT").map(|r| PathBuf::from(r).join("bin/go"));
+    goroot
+        .into_iter()
+        .chain([
+            PathBuf::from("/usr/local/go/bin/go"),
+            PathBuf::from("/usr/lib/go/bin/go"),
+        ])
+        .find(|p| p.is_file())
+        .map_or_else(|| "go".into(), |p| p.display().to_string())
 }
 
 /// The upstream AdminNetworkPolicy and BaselineAdminNetworkPolicy CRDs. The experimental channel
@@ -126,4 +184,28 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_module_paths_like_the_go_module_cache() {
+        let cases = [
+            (
+                "lower case unchanged",
+                "sigs.k8s.io/kwok@v0.8.0",
+                "sigs.k8s.io/kwok@v0.8.0",
+            ),
+            (
+                "upper case escaped",
+                "github.com/BurntSushi/toml@v1.0.0",
+                "github.com/!burnt!sushi/toml@v1.0.0",
+            ),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(escape_module_path(input), want, "{name}");
+        }
+    }
 }
