@@ -59,7 +59,7 @@ impl TestNode {
 
     /// `ip netns exec <netns> <program>`: a command that runs inside this node.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
-        let mut cmd = std::process::Command::new("ip");
+        let mut cmd = std::process::Command::new(crate::netns::ip());
         cmd.args(["netns", "exec", &self.netns]).arg(program);
         cmd
     }

@@ -17,10 +17,19 @@ pub(crate) const PREFIX: &str = "vd";
 /// Where iproute2 keeps named network namespaces.
 pub(crate) const NETNS_DIR: &str = "/run/netns";
 
+/// The iproute2 `ip` binary: `/usr/sbin/ip` or `/sbin/ip` when present (a non-root PATH often
+/// lacks sbin), else whatever PATH finds.
+pub(crate) fn ip() -> &'static str {
+    ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .unwrap_or("ip")
+}
+
 /// Creates a named network namespace with loopback up.
 pub(crate) fn create(name: &str) -> Result<()> {
-    run("ip", &["netns", "add", name])?;
-    run("ip", &["-n", name, "link", "set", "lo", "up"])?;
+    run(ip(), &["netns", "add", name])?;
+    run(ip(), &["-n", name, "link", "set", "lo", "up"])?;
     Ok(())
 }
 
@@ -30,7 +39,7 @@ pub(crate) fn delete(name: &str) -> Result<()> {
     if !Path::new(NETNS_DIR).join(name).exists() {
         return Ok(());
     }
-    if let Ok(pids) = run("ip", &["netns", "pids", name]) {
+    if let Ok(pids) = run(ip(), &["netns", "pids", name]) {
         for pid in pids
             .split_whitespace()
             .filter_map(|p| p.parse::<i32>().ok())
@@ -41,7 +50,7 @@ pub(crate) fn delete(name: &str) -> Result<()> {
             );
         }
     }
-    run("ip", &["netns", "del", name])?;
+    run(ip(), &["netns", "del", name])?;
     Ok(())
 }
 
@@ -62,7 +71,7 @@ pub(crate) fn list_with_prefix(prefix: &str) -> Vec<String> {
 pub(crate) fn ip_batch(netns: &str, commands: &[String]) -> Result<()> {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    let mut child = Command::new("ip")
+    let mut child = Command::new(ip())
         .args(["-n", netns, "-batch", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

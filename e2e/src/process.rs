@@ -78,7 +78,7 @@ impl ManagedProcess {
         let mut cmd = Command::new("setpriv");
         cmd.arg("--pdeathsig").arg("KILL").arg("--");
         if let Some(ns) = netns {
-            cmd.args(["ip", "netns", "exec", ns]);
+            cmd.args([crate::netns::ip(), "netns", "exec", ns]);
         }
         cmd.arg(program).args(args);
         cmd.envs(envs.iter().map(|(k, v)| (k, v)));
