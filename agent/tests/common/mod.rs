@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::AsFd;
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -106,15 +105,13 @@ impl Env {
         .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
         let name = format!("verdict-agent-{}", node.name);
+        // VERDICT_AGENT_BIN runs another build (e.g. release, for memory figures).
+        let binary = std::env::var_os("VERDICT_AGENT_BIN")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_verdict-agent").into());
         let pid = self
             .cluster
-            .spawn_in(
-                &node.netns,
-                &name,
-                Path::new(env!("CARGO_BIN_EXE_verdict-agent")),
-                &args,
-                &[],
-            )
+            .spawn_in(&node.netns, &name, &binary, &args, &[])
             .expect("spawn agent");
         self.agents.lock().unwrap().insert(node.name.clone(), pid);
         pid
