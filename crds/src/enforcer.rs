@@ -41,6 +41,7 @@ pub const MAX_ENFORCER_NAME_LEN: usize = 40;
     singular = "networkpolicyenforcer",
     shortname = "npe",
     category = "verdict",
+    doc = "NetworkPolicyEnforcer runs kube-verdict's agent (NetworkPolicy, AdminNetworkPolicy and BaselineAdminNetworkPolicy enforcement) on the nodes its spec.nodeSelector matches, and reports per-node readiness in its status.",
     status = "NetworkPolicyEnforcerStatus",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Desired","type":"integer","jsonPath":".status.desiredNodes"}"#,
