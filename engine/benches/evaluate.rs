@@ -261,12 +261,21 @@ fn bench_updates(c: &mut Criterion) {
             index.apply(black_box(&policies[n])).expect("valid");
         })
     });
-    // One ANP's priority flips (walks every pod once).
+    // One ANP's priority flips (its subject is one namespace, so only its 100 pods are
+    // re-checked).
     let admins = [admin_policy(42, 420), admin_policy(42, 421)];
     group.bench_function("admin_network_policy_change", |b| {
         b.iter(|| {
             n ^= 1;
             index.apply(black_box(&admins[n])).expect("valid");
+        })
+    });
+    // The same for an ANP whose subject is every namespace (the worst case: all 10k pods).
+    let broad = [admin_policy(2, 20), admin_policy(2, 21)];
+    group.bench_function("admin_network_policy_change_all_namespaces", |b| {
+        b.iter(|| {
+            n ^= 1;
+            index.apply(black_box(&broad[n])).expect("valid");
         })
     });
     // Namespace relabel (re-checks ANP/BANP subjects of its 100 pods).

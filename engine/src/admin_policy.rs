@@ -293,6 +293,15 @@ impl AdminPolicy {
             }
     }
 
+    /// False when the subject cannot select any pod of a namespace with these labels.
+    pub(crate) fn may_select_in(&self, namespace_labels: &Labels) -> bool {
+        match &self.subject {
+            Subject::Namespaces(ns) | Subject::Pods { namespaces: ns, .. } => {
+                ns.matches(namespace_labels)
+            }
+        }
+    }
+
     /// The first rule in `direction` that matches the peer and port.
     pub(crate) fn matching_rule(
         &self,

@@ -374,9 +374,9 @@ impl Index {
         {
             return Ok(());
         }
-        self.admin.insert(policy.name().clone(), policy.clone());
+        let old = self.admin.insert(policy.name().clone(), policy.clone());
         self.rebuild_admin_order();
-        self.update_admin_selection(policy.name(), Some(&policy));
+        self.update_admin_selection(policy.name(), old.as_deref(), Some(&policy));
         self.generation += 1;
         Ok(())
     }
@@ -387,7 +387,7 @@ impl Index {
             return false;
         };
         self.rebuild_admin_order();
-        self.update_admin_selection(old.name(), None);
+        self.update_admin_selection(old.name(), Some(&old), None);
         self.generation += 1;
         true
     }
@@ -404,8 +404,8 @@ impl Index {
         if self.baseline.as_ref().is_some_and(|old| **old == *policy) {
             return Ok(());
         }
-        self.baseline = Some(policy.clone());
-        self.update_baseline_selection(Some(&policy));
+        let old = self.baseline.replace(policy.clone());
+        self.update_baseline_selection(old.as_deref(), Some(&policy));
         self.generation += 1;
         Ok(())
     }
@@ -419,8 +419,8 @@ impl Index {
         {
             return false;
         }
-        self.baseline = None;
-        self.update_baseline_selection(None);
+        let old = self.baseline.take();
+        self.update_baseline_selection(old.as_deref(), None);
         self.generation += 1;
         true
     }
@@ -651,10 +651,28 @@ impl Index {
         self.admin_order = order;
     }
 
-    /// Replaces (or removes, with `None`) one ANP in every pod's list.
-    fn update_admin_selection(&mut self, name: &Arc<str>, policy: Option<&Arc<AdminPolicy>>) {
-        let ids: Vec<PodId> = self.pods.ids().collect();
-        for id in ids {
+    /// Pods of the namespaces where `old` or `new` could select anything: by the invariant
+    /// that a pod's lists hold exactly the policies selecting it, pods elsewhere neither had
+    /// the old version nor get the new one.
+    fn candidate_pods(&self, old: Option<&AdminPolicy>, new: Option<&AdminPolicy>) -> Vec<PodId> {
+        let mut ids = Vec::new();
+        for entry in self.namespaces.values() {
+            let may = |p: Option<&AdminPolicy>| p.is_some_and(|p| p.may_select_in(&entry.labels));
+            if may(old) || may(new) {
+                ids.extend(entry.pods.values().copied());
+            }
+        }
+        ids
+    }
+
+    /// Replaces `old` with `new` (either may be absent) in the lists of the pods they select.
+    fn update_admin_selection(
+        &mut self,
+        name: &Arc<str>,
+        old: Option<&AdminPolicy>,
+        policy: Option<&Arc<AdminPolicy>>,
+    ) {
+        for id in self.candidate_pods(old, policy.map(|p| &**p)) {
             let pod = self.pod(id);
             let had = pod.admin.iter().any(|p| p.name() == name);
             let selected = policy
@@ -672,9 +690,12 @@ impl Index {
         }
     }
 
-    fn update_baseline_selection(&mut self, policy: Option<&Arc<AdminPolicy>>) {
-        let ids: Vec<PodId> = self.pods.ids().collect();
-        for id in ids {
+    fn update_baseline_selection(
+        &mut self,
+        old: Option<&AdminPolicy>,
+        policy: Option<&Arc<AdminPolicy>>,
+    ) {
+        for id in self.candidate_pods(old, policy.map(|p| &**p)) {
             let pod = self.pod(id);
             let selected =
                 policy.filter(|p| p.selects(&pod.labels, &pod.namespace_labels, pod.host_network));

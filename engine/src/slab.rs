@@ -72,17 +72,6 @@ impl PodSlab {
         Arc::make_mut(&mut self.chunks[c])[i] = value;
     }
 
-    /// Ids of live records, ascending.
-    pub(crate) fn ids(&self) -> impl Iterator<Item = PodId> + '_ {
-        self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
-            chunk
-                .iter()
-                .enumerate()
-                .filter(|(_, slot)| slot.is_some())
-                .map(move |(i, _)| (c * CHUNK + i) as PodId)
-        })
-    }
-
     /// Number of live records.
     pub(crate) fn len(&self) -> usize {
         self.live

@@ -136,7 +136,7 @@ fn delete(index: &mut Index, key: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     #[test]
     fn incremental_equals_rebuilt(ops in proptest::collection::vec(op_strategy(), 1..40)) {
