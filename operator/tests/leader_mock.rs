@@ -19,7 +19,10 @@ struct Scenario {
     conflict: bool,
 }
 
-fn fake(scenario: Scenario) -> (Client, Arc<Mutex<Vec<(String, Value)>>>) {
+/// Every request the fake API server saw: (method, body).
+type RequestLog = Arc<Mutex<Vec<(String, Value)>>>;
+
+fn fake(scenario: Scenario) -> (Client, RequestLog) {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let log = Arc::new(Mutex::new(Vec::new()));
     let seen = log.clone();
