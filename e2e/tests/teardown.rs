@@ -238,3 +238,103 @@ async fn a_sigkilled_run_leaves_no_process_and_is_cleaned_by_the_next() {
     assert!(left.is_empty(), "{left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The person's flow: `verdict-cluster up` prints a working kubeconfig, kubectl lists the nodes
+/// and Running pods, the printed matrix is all reachable, and `verdict-cluster down` removes it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_up_then_down_for_a_person() {
+    skip_unless_e2e!();
+    let bin = env!("CARGO_BIN_EXE_verdict-cluster");
+    let dir = verdict_e2e::work_root().join(format!("person-{}", verdict_e2e::new_run_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_path = dir.join("up.out");
+    let err_path = dir.join("up.err");
+    let mut up = Command::new(bin)
+        .args(["--dir", &dir.display().to_string(), "up"])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !dir.join("cluster.json").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "up did not finish: {}",
+            std::fs::read_to_string(&err_path).unwrap()
+        );
+        assert!(
+            up.try_wait().unwrap().is_none(),
+            "up exited: {}",
+            std::fs::read_to_string(&err_path).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "verdict-cluster up ready in {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+    let stdout = std::fs::read_to_string(&out_path).unwrap();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    let kubeconfig = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export KUBECONFIG="))
+        .unwrap_or_else(|| panic!("no kubeconfig printed:\n{stdout}"))
+        .to_string();
+    // The no-policy matrix printed by `up` has no blocked cell.
+    assert!(
+        stderr.contains("tcp/80:") && !stderr.lines().any(|l| l.contains(" X ")),
+        "{stderr}"
+    );
+
+    let kubectl = verdict_e2e::bins::binary("kubectl").unwrap();
+    let get = Command::new(&kubectl)
+        .args(["--kubeconfig", &kubeconfig, "get", "nodes,pods", "-A"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&get.stdout);
+    assert!(
+        get.status.success(),
+        "{}",
+        String::from_utf8_lossy(&get.stderr)
+    );
+    for want in ["node/node-1", "node/node-2", "pod/pod-1a", "pod/pod-2b"] {
+        assert!(listing.contains(want), "{want} missing:\n{listing}");
+    }
+    assert_eq!(
+        listing
+            .lines()
+            .filter(|l| l.contains("pod/") && l.contains("Running"))
+            .count(),
+        4,
+        "{listing}"
+    );
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cluster.json")).unwrap()).unwrap();
+    let netns: Vec<String> = state["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[3].as_str().unwrap().to_string())
+        .collect();
+    let down = Command::new(bin)
+        .args(["--dir", &dir.display().to_string(), "down"])
+        .output()
+        .unwrap();
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    let status = up.wait().unwrap();
+    assert!(status.success(), "up exited with {status} after down");
+    for ns in &netns {
+        assert!(
+            !Path::new("/run/netns").join(ns).exists(),
+            "{ns} left after down"
+        );
+    }
+    let prefix = netns[0].split('-').next().unwrap().to_string() + "-";
+    assert_eq!(netns_with_prefix(&prefix), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&dir);
+}

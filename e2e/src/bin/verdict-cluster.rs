@@ -69,8 +69,18 @@ fn read_state(dir: &std::path::Path) -> Option<State> {
     serde_json::from_str(&text).ok()
 }
 
+/// Running, not merely a zombie waiting for its parent to reap it.
 fn alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
 }
 
 fn step(what: &str) -> Instant {
