@@ -338,6 +338,7 @@ impl ControlPlane {
     /// running, for outage tests. Clients see connection refused until
     /// [`ControlPlane::start_apiserver`].
     pub fn stop_apiserver(&self) {
+        let t0 = Instant::now();
         let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
         for p in processes
             .iter_mut()
@@ -349,7 +350,10 @@ impl ControlPlane {
             p.stop(Duration::from_secs(10));
         }
         processes.retain(|p| p.name() != "kube-apiserver");
-        eprintln!("[e2e] kube-apiserver stopped");
+        eprintln!(
+            "[e2e] kube-apiserver stopped in {:.1}s",
+            t0.elapsed().as_secs_f64()
+        );
     }
 
     async fn wait_readyz(&self, t0: Instant) -> Result<()> {
