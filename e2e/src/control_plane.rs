@@ -334,7 +334,7 @@ impl ControlPlane {
         Ok(())
     }
 
-    /// Stops kube-apiserver (SIGTERM, then SIGKILL), leaving etcd and the other components
+    /// Stops kube-apiserver (SIGTERM, then SIGKILL after 2 s), leaving etcd and the other components
     /// running, for outage tests. Clients see connection refused until
     /// [`ControlPlane::start_apiserver`].
     pub fn stop_apiserver(&self) {
@@ -347,7 +347,9 @@ impl ControlPlane {
             if let Some(pid) = p.pid() {
                 self.state.remove_pid(pid);
             }
-            p.stop(Duration::from_secs(10));
+            // Open watches (controller manager, scheduler, agents) hold a graceful shutdown for
+            // 10 s or more; an outage test wants the outage now, so the grace is short.
+            p.stop(Duration::from_secs(2));
         }
         processes.retain(|p| p.name() != "kube-apiserver");
         eprintln!(
