@@ -33,7 +33,7 @@ use verdict_crds::{NetworkPolicyEnforcer, NetworkPolicyEnforcerStatus};
 use crate::conflict::{Placement, placement};
 use crate::metrics::Metrics;
 use crate::names::{FIELD_MANAGER, owned_name};
-use crate::status::{Observation, Rollout, compute};
+use crate::status::{Observation, compute};
 use crate::{Error, Result, children};
 
 /// How long to wait before looking again when nothing is pending. Watches on the enforcers and
@@ -395,11 +395,6 @@ async fn publish(
         // Events are advisory; a failure to publish must not fail the reconcile.
         warn!(error = %err, reason, "could not publish an Event");
     }
-}
-
-/// Whether a DaemonSet's rollout is finished (exported for the scale benchmark and tests).
-pub fn rollout_done(ds: &DaemonSet) -> bool {
-    Rollout::of(ds).done()
 }
 
 #[cfg(test)]
