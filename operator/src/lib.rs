@@ -3,13 +3,15 @@
 //! status, whether enforcement is ready on every node.
 //!
 //! ```text
-//!  NetworkPolicyEnforcer ──watch──► controller ──► reconcile ──► conflict::plan   (pure: who may run)
-//!  DaemonSet (owned)     ──watch──┘                   │      ──► children::*      (pure: desired objects)
-//!                                                     │      ──► server-side apply (field manager
-//!                                                     │          "verdict-operator")
-//!                                                     └────────► status::compute  (pure: conditions)
-//!                                                                 └─► status subresource, Events, metrics
-//!  leader::LeaseElector gates the controller, so two replicas never reconcile at once.
+//!  NetworkPolicyEnforcer ─watch─┐
+//!  DaemonSet (owned)     ─watch─┼─► controller ─► reconcile
+//!                               │                   ├─► conflict::placement   pure: who may run
+//!                               │                   │     (a conflict is confirmed on a fresh list)
+//!                               │                   ├─► children::build       pure: desired objects
+//!                               │                   ├─► server-side apply     field manager "verdict-operator"
+//!                               │                   └─► status::compute       pure: conditions and counts
+//!                               │                         └─► status subresource, Events, metrics
+//!  leader::LeaseElector ────────┘ gates the controller, so two replicas never reconcile at once
 //! ```
 //!
 //! Start reading at [`reconcile::reconcile`]; the flag contract with the agent is in
