@@ -17,6 +17,7 @@ pub(crate) struct PodBuilder {
     name: String,
     node: String,
     ip: String,
+    ip6: Option<String>,
     labels: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -25,6 +26,7 @@ pub(crate) fn pod(name: &str, node: &str, ip: &str) -> PodBuilder {
         name: name.into(),
         node: node.into(),
         ip: ip.into(),
+        ip6: None,
         labels: serde_json::Map::new(),
     }
 }
@@ -34,11 +36,18 @@ impl PodBuilder {
         self.labels.insert(k.into(), v.into());
         self
     }
+    /// A second (IPv6) address: the pod becomes dual-stack.
+    pub(crate) fn ip6(mut self, ip: &str) -> Self {
+        self.ip6 = Some(ip.into());
+        self
+    }
     pub(crate) fn build(self) -> Pod {
+        let mut ips = vec![json!({"ip": self.ip})];
+        ips.extend(self.ip6.iter().map(|ip| json!({"ip": ip})));
         serde_json::from_value(json!({
             "metadata": {"name": self.name, "namespace": "default", "labels": self.labels},
             "spec": {"nodeName": self.node, "containers": [{"name": "c"}]},
-            "status": {"phase": "Running", "podIP": self.ip, "podIPs": [{"ip": self.ip}]}
+            "status": {"phase": "Running", "podIP": self.ip, "podIPs": ips}
         }))
         .unwrap()
     }
@@ -66,7 +75,9 @@ pub(crate) fn index() -> Index {
             .unwrap();
     index.apply_namespace(&ns).unwrap();
     for p in [
-        pod("client", "node-a", "10.77.0.2").label("app", "client"),
+        pod("client", "node-a", "10.77.0.2")
+            .ip6("fd77::2")
+            .label("app", "client"),
         pod("server", "node-a", "10.77.0.3").label("app", "server"),
         pod("remote", "node-b", "10.88.0.2").label("app", "remote"),
     ] {
@@ -335,8 +346,49 @@ mod privileged {
         assert_eq!(counters.unsupported.load(Relaxed), before + 1);
         assert!(counters.packets.load(Relaxed) >= 3);
         assert!(counters.latency.snapshot().count >= 3);
+
+        // The same over IPv6 (dual-stack client fd77::2 -> node fd77::1), through pods6.
+        assert!(
+            selected.v6.contains(&"fd77::2".parse().unwrap()),
+            "{selected:?}"
+        );
+        let listeners6: Vec<TcpListener> = [8080, 8081]
+            .iter()
+            .map(|p| {
+                net.node
+                    .enter(|| TcpListener::bind(("fd77::1", *p)))
+                    .unwrap()
+            })
+            .collect();
+        let connect6 = |port: u16| {
+            let target: SocketAddr = format!("[fd77::1]:{port}").parse().unwrap();
+            net.pod.enter(|| {
+                TcpStream::connect_timeout(&target, Duration::from_millis(1500))
+                    .map(|_| ())
+                    .map_err(|e| e.kind())
+            })
+        };
+        assert_eq!(connect6(8080), Ok(()), "allowed port connects over IPv6");
+        assert_eq!(
+            connect6(8081),
+            Err(ErrorKind::TimedOut),
+            "denied IPv6 SYN dropped"
+        );
+        let v6_decisions = std::iter::from_fn(|| rx.try_recv().ok())
+            .filter(|d| d.flow.src_ip.is_ipv6())
+            .map(|d| (d.flow.dst_port, d.judgement.verdict))
+            .collect::<Vec<_>>();
+        assert!(
+            v6_decisions.contains(&(8080, Verdict::Allow)),
+            "{v6_decisions:?}"
+        );
+        assert!(
+            v6_decisions.contains(&(8081, Verdict::Deny)),
+            "{v6_decisions:?}"
+        );
         workers.stop();
         drop(listeners);
+        drop(listeners6);
     }
 
     /// Restart behaviour: with the workers gone (agent killed), fail-open still lets new
