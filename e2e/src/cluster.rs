@@ -18,145 +18,23 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use ipnet::Ipv4Net;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use kube::Api;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
 use crate::error::{Error, Result};
+use crate::kubelet::{create_node_object, create_pod_object, kubelet_loop};
 use crate::netns::{self, PREFIX, ip_batch};
 use crate::probe::{self, Matrix, Port};
 use crate::process::ManagedProcess;
 use crate::servers::{self, SctpRegistry, ServerSet};
 use crate::stale::{StateFile, cleanup_stale};
-use crate::{NODE_KIND_LABEL, new_run_id, work_root};
-
-/// Image name on netns pods' containers; nothing pulls it (there is no kubelet).
-pub const NETNS_POD_IMAGE: &str = "kube-verdict.local/netns-pod:e2e";
-
-/// A netns node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestNode {
-    /// Node name (also the Node object's name).
-    pub name: String,
-    /// Its network namespace (`ip netns exec <netns> ...`).
-    pub netns: String,
-    /// Its address on the underlay (the Node's InternalIP, the hostIP of its pods).
-    pub underlay_ip: Ipv4Addr,
-    /// Its pod CIDR (`10.251.N.0/24`).
-    pub pod_cidr: Ipv4Net,
-    /// Index N (1-based) that the addresses derive from.
-    pub index: u8,
-}
-
-impl TestNode {
-    /// The address of the node side of every pod veth (pods' default gateway).
-    pub fn gateway(&self) -> Ipv4Addr {
-        let o = self.pod_cidr.network().octets();
-        Ipv4Addr::new(o[0], o[1], o[2], 1)
-    }
-
-    /// `ip netns exec <netns> <program>`: a command that runs inside this node.
-    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
-        let mut cmd = std::process::Command::new(crate::netns::ip());
-        cmd.args(["netns", "exec", &self.netns]).arg(program);
-        cmd
-    }
-}
-
-/// A netns pod.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestPod {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// Its IP (the node's underlay IP for a hostNetwork pod).
-    pub ip: Ipv4Addr,
-    /// Its network namespace (the node's for a hostNetwork pod).
-    pub netns: String,
-    /// The node it runs on.
-    pub node: String,
-    /// Whether it shares the node's network namespace.
-    pub host_network: bool,
-    /// Ports it serves.
-    pub ports: Vec<Port>,
-    /// Its labels.
-    pub labels: BTreeMap<String, String>,
-}
-
-impl TestPod {
-    /// `namespace/name`, the key used in a [`Matrix`].
-    pub fn key(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
-    }
-}
-
-/// What pod to create: `PodSpec::new("x", "a").label("pod", "a").node("n1").serve(Port::tcp(80))`.
-#[derive(Debug, Clone, Default)]
-pub struct PodSpec {
-    /// Namespace (created with its default ServiceAccount if missing).
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
-    /// Node name (must have been added with [`NetnsCluster::add_node`]).
-    pub node: String,
-    /// Share the node's network namespace.
-    pub host_network: bool,
-    /// Ports to serve (also listed as named container ports, see [`Port::name`]).
-    pub ports: Vec<Port>,
-}
-
-impl PodSpec {
-    /// A pod `namespace/name` with no labels, ports or node yet.
-    pub fn new(namespace: &str, name: &str) -> PodSpec {
-        PodSpec {
-            namespace: namespace.into(),
-            name: name.into(),
-            ..Default::default()
-        }
-    }
-    /// Adds a label.
-    pub fn label(mut self, key: &str, value: &str) -> PodSpec {
-        self.labels.insert(key.into(), value.into());
-        self
-    }
-    /// Adds labels.
-    pub fn labels<'a>(mut self, labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> PodSpec {
-        self.labels.extend(
-            labels
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        self
-    }
-    /// Puts it on a node.
-    pub fn node(mut self, node: &str) -> PodSpec {
-        self.node = node.into();
-        self
-    }
-    /// Makes it a hostNetwork pod.
-    pub fn host_network(mut self) -> PodSpec {
-        self.host_network = true;
-        self
-    }
-    /// Serves a port.
-    pub fn serve(mut self, port: Port) -> PodSpec {
-        self.ports.push(port);
-        self
-    }
-    /// Serves ports.
-    pub fn serve_all(mut self, ports: &[Port]) -> PodSpec {
-        self.ports.extend_from_slice(ports);
-        self
-    }
-}
+use crate::topology::{PodSpec, TestNode, TestPod};
+use crate::{new_run_id, work_root};
 
 #[derive(Debug)]
-struct PodEntry {
+pub(crate) struct PodEntry {
     pod: TestPod,
     _servers: ServerSet,
     veth: Option<String>,
@@ -166,13 +44,22 @@ struct PodEntry {
 }
 
 #[derive(Debug, Default)]
-struct Inner {
+pub(crate) struct Inner {
     nodes: Vec<TestNode>,
     pods: BTreeMap<String, PodEntry>,
     processes: Vec<ManagedProcess>,
     used_ips: HashSet<Ipv4Addr>,
     veth_counter: u32,
     namespaces: HashSet<String>,
+}
+
+impl Inner {
+    /// Whether pod `key` exists here as the API object with `uid`.
+    pub(crate) fn owns(&self, key: &str, uid: &str) -> bool {
+        self.pods
+            .get(key)
+            .is_some_and(|e| e.uid.as_deref() == Some(uid))
+    }
 }
 
 /// Netns nodes and pods joined by an underlay, mirrored as Node/Pod objects in the API server
@@ -202,10 +89,6 @@ impl std::fmt::Debug for NetnsCluster {
             .field("inner", &self.inner)
             .finish_non_exhaustive()
     }
-}
-
-fn now() -> serde_json::Value {
-    serde_json::to_value(Time(k8s_openapi::jiff::Timestamp::now())).unwrap_or_default()
 }
 
 impl NetnsCluster {
@@ -733,7 +616,7 @@ impl Drop for NetnsCluster {
 
 /// Removes a pod's kernel side: servers, veth, netns and address. With `uid`, only if the
 /// recorded Pod object has that uid. Returns whether it removed anything.
-fn teardown_local(inner: &Mutex<Inner>, key: &str, uid: Option<&str>) -> Result<bool> {
+pub(crate) fn teardown_local(inner: &Mutex<Inner>, key: &str, uid: Option<&str>) -> Result<bool> {
     let lock = || inner.lock().unwrap_or_else(|e| e.into_inner());
     let (veth, pod_netns, node) = {
         let inner = lock();
@@ -775,168 +658,4 @@ fn teardown_local(inner: &Mutex<Inner>, key: &str, uid: Option<&str>) -> Result<
         entry
     };
     Ok(entry.is_some())
-}
-
-/// What a kubelet does on pod deletion, for one netns node: a Pod marked for deletion is
-/// confirmed (deleted with grace period 0), and a deleted Pod's netns and servers go away. This
-/// is what lets namespace deletion complete with netns pods in it.
-async fn kubelet_loop(client: kube::Client, node: TestNode, inner: Arc<Mutex<Inner>>) {
-    use kube::runtime::WatchStreamExt;
-    use kube::runtime::watcher::{self, Event};
-    let api: Api<Pod> = Api::all(client.clone());
-    let config = watcher::Config::default().fields(&format!("spec.nodeName={}", node.name));
-    let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
-    while let Some(event) = events.next().await {
-        let (pod, deleted) = match event {
-            Ok(Event::Apply(pod) | Event::InitApply(pod)) => (pod, false),
-            Ok(Event::Delete(pod)) => (pod, true),
-            Ok(Event::Init | Event::InitDone) | Err(_) => continue,
-        };
-        let (Some(ns), Some(name), Some(uid)) = (
-            pod.metadata.namespace.clone(),
-            pod.metadata.name.clone(),
-            pod.metadata.uid.clone(),
-        ) else {
-            continue;
-        };
-        let key = format!("{ns}/{name}");
-        let ours = inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pods
-            .get(&key)
-            .is_some_and(|e| e.uid.as_deref() == Some(uid.as_str()));
-        if !ours {
-            continue;
-        }
-        if deleted {
-            if let Err(e) = teardown_local(&inner, &key, Some(&uid)) {
-                tracing::warn!(pod = %key, error = %e, "tearing down a deleted pod");
-            }
-        } else if pod.metadata.deletion_timestamp.is_some() {
-            let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-            let params = DeleteParams {
-                grace_period_seconds: Some(0),
-                preconditions: Some(kube::api::Preconditions {
-                    uid: Some(uid),
-                    resource_version: None,
-                }),
-                ..Default::default()
-            };
-            if let Err(e) = api.delete(&name, &params).await {
-                tracing::debug!(pod = %key, error = %e, "confirming pod deletion");
-            }
-        }
-    }
-}
-
-async fn create_node_object(client: &kube::Client, node: &TestNode) -> Result<()> {
-    let api: Api<Node> = Api::all(client.clone());
-    let obj: Node = serde_json::from_value(json!({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": node.name,
-            "labels": {
-                NODE_KIND_LABEL: "netns",
-                "kubernetes.io/hostname": node.name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-            },
-        },
-        "spec": { "podCIDR": node.pod_cidr.to_string(), "podCIDRs": [node.pod_cidr.to_string()] },
-    }))
-    .map_err(|source| Error::Json {
-        what: format!("node {}", node.name),
-        source,
-    })?;
-    match api.create(&PostParams::default(), &obj).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 409 => {}
-        Err(e) => return Err(Error::kube(format!("creating node {}", node.name), e)),
-    }
-    let now = now();
-    let status = json!({"status": {
-        "addresses": [
-            {"type": "InternalIP", "address": node.underlay_ip.to_string()},
-            {"type": "Hostname", "address": node.name},
-        ],
-        "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-        "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-        "conditions": [{
-            "type": "Ready", "status": "True", "reason": "KubeletReady",
-            "message": "netns node managed by verdict-e2e",
-            "lastHeartbeatTime": now, "lastTransitionTime": now,
-        }],
-        "nodeInfo": {
-            "architecture": "amd64", "operatingSystem": "linux", "kernelVersion": "", "osImage": "netns",
-            "containerRuntimeVersion": "netns://verdict-e2e", "kubeletVersion": "v1.36.3",
-            "kubeProxyVersion": "", "machineID": "", "systemUUID": "", "bootID": "",
-        },
-    }});
-    api.patch_status(&node.name, &PatchParams::default(), &Patch::Merge(status))
-        .await
-        .map_err(|e| Error::kube(format!("writing status of node {}", node.name), e))?;
-    crate::kwok::remove_not_ready_taint(&api, &node.name).await
-}
-
-/// Creates the Pod object and writes its status; returns its uid.
-async fn create_pod_object(
-    client: &kube::Client,
-    pod: &TestPod,
-    node: &TestNode,
-) -> Result<Option<String>> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
-    let ports: Vec<serde_json::Value> = pod
-        .ports
-        .iter()
-        .map(|p| {
-            let mut v =
-                json!({"name": p.name(), "containerPort": p.number, "protocol": p.protocol.k8s()});
-            if pod.host_network {
-                v["hostPort"] = json!(p.number);
-            }
-            v
-        })
-        .collect();
-    let obj: Pod = serde_json::from_value(json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
-        "spec": {
-            "nodeName": node.name,
-            "hostNetwork": pod.host_network,
-            "automountServiceAccountToken": false,
-            "terminationGracePeriodSeconds": 0,
-            "containers": [{"name": "serve", "image": NETNS_POD_IMAGE, "ports": ports}],
-        },
-    }))
-    .map_err(|source| Error::Json {
-        what: format!("pod {}", pod.key()),
-        source,
-    })?;
-    let created = api
-        .create(&PostParams::default(), &obj)
-        .await
-        .map_err(|e| Error::kube(format!("creating pod {}", pod.key()), e))?;
-    let now = now();
-    let condition = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": now});
-    let status = json!({"status": {
-        "phase": "Running",
-        "conditions": [condition("PodScheduled"), condition("Initialized"), condition("ContainersReady"), condition("Ready")],
-        "podIP": pod.ip.to_string(),
-        "podIPs": [{"ip": pod.ip.to_string()}],
-        "hostIP": node.underlay_ip.to_string(),
-        "hostIPs": [{"ip": node.underlay_ip.to_string()}],
-        "startTime": now,
-        "containerStatuses": [{
-            "name": "serve", "ready": true, "started": true, "restartCount": 0,
-            "image": NETNS_POD_IMAGE, "imageID": "", "containerID": format!("netns://{}", pod.netns),
-            "state": {"running": {"startedAt": now}},
-        }],
-    }});
-    api.patch_status(&pod.name, &PatchParams::default(), &Patch::Merge(status))
-        .await
-        .map_err(|e| Error::kube(format!("writing status of pod {}", pod.key()), e))?;
-    Ok(created.metadata.uid)
 }

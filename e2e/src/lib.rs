@@ -81,6 +81,7 @@ mod crds;
 mod error;
 mod jaeger;
 mod kubeconfig;
+mod kubelet;
 mod kwok;
 mod netns;
 pub mod pki;
@@ -89,8 +90,9 @@ mod process;
 pub mod sctp;
 mod servers;
 mod stale;
+mod topology;
 
-pub use cluster::{NetnsCluster, PodSpec, TestNode, TestPod};
+pub use cluster::NetnsCluster;
 pub use control_plane::{ControlPlane, ControlPlaneOptions};
 pub use error::{Error, Result};
 pub use jaeger::Jaeger;
@@ -98,6 +100,7 @@ pub use kwok::{KWOK_NODE_ANNOTATION, KwokOptions};
 pub use probe::{Matrix, Port, Protocol};
 pub use process::ManagedProcess;
 pub use stale::{CleanupReport, cleanup_stale};
+pub use topology::{NETNS_POD_IMAGE, PodSpec, TestNode, TestPod};
 
 /// Runs `f` on a fresh thread inside the named network namespace and returns its result:
 /// sockets it creates belong to that namespace (e.g. a client that must start inside a pod).
