@@ -19,9 +19,11 @@
 //!           the pod's netns (setns on a throwaway thread)
 //! ```
 //!
-//! Where to start reading: [`ControlPlane`] (control_plane.rs) and [`NetnsCluster`] (cluster.rs);
-//! [`probe`] has the probe semantics and the [`Matrix`] type; [`cleanup_stale`] removes what
-//! a crashed run left behind.
+//! Where to start reading: [`ControlPlane`] (control_plane.rs) and [`NetnsCluster`] (cluster.rs,
+//! the kernel wiring; topology.rs has [`TestNode`]/[`TestPod`]/[`PodSpec`]; kubelet.rs writes
+//! the API objects and handles deletions); [`probe`] has the probe semantics and the [`Matrix`]
+//! type; servers.rs the TCP/UDP/SCTP servers; [`cleanup_stale`] (stale.rs) removes what a
+//! crashed run left behind; process.rs is how every child is started and stopped.
 //!
 //! # Using it from a test
 //!
