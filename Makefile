@@ -43,8 +43,8 @@ cluster-up: ## Start a local control plane with netns nodes and pods; prints the
 cluster-down: ## Stop the cluster started by cluster-up and remove what it created
 	$(CARGO) run -q -p verdict-e2e --bin verdict-cluster -- down
 
-crds: ## Regenerate manifests/crds from the Rust types
-	$(CARGO) run -q -p verdict-crds --bin crdgen
+crds: ## Regenerate manifests/crds, install.yaml and the chart's CRDs from the Rust types
+	operator/scripts/render-install.sh
 
 bench: ## Criterion benchmarks of the engine
 	$(CARGO) bench -p verdict-engine

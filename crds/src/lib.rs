@@ -3,11 +3,15 @@
 //! ```text
 //!   upstream network-policy-api v0.1.x ──► admin_network_policy.rs  (AdminNetworkPolicy,
 //!                                                                    BaselineAdminNetworkPolicy)
-//!   verdict.dev/v1alpha1               ──► (operator types, added with the operator)
+//!   verdict.dev/v1alpha1               ──► enforcer.rs  (NetworkPolicyEnforcer)
+//!                                              │ crdgen (src/bin)
+//!                                              ▼
+//!                                     manifests/crds/verdict.dev_networkpolicyenforcers.yaml
 //! ```
 //!
-//! The engine reads these types; the agent watches them; the CLI parses them from YAML. The
-//! upstream CRD YAML is installed from the upstream module, not generated from here.
+//! The engine reads the ANP/BANP types; the agent watches them; the CLI parses them from YAML;
+//! the operator reconciles `NetworkPolicyEnforcer`. The upstream ANP/BANP CRD YAML is taken from
+//! the upstream module, not generated from here. Start reading at `enforcer.rs`.
 #![forbid(unsafe_code)]
 
 pub mod admin_network_policy;
