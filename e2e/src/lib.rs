@@ -141,10 +141,15 @@ macro_rules! skip_unless_e2e {
     };
     ($ret:expr) => {
         if !$crate::e2e_enabled() {
+            // The enclosing function's path, e.g. `netns::nine_by_nine_matrix_...`.
+            fn __here() {}
+            let here = ::std::any::type_name_of_val(&__here);
             eprintln!(
                 "SKIPPED {}: set VERDICT_E2E=1 to run this end-to-end test (needs root, network \
                  namespaces and the binaries from e2e/k8s/build.sh)",
-                module_path!()
+                here.strip_suffix("::__here")
+                    .unwrap_or(here)
+                    .trim_end_matches("::{{closure}}")
             );
             return $ret;
         }
