@@ -38,10 +38,10 @@ simulate: ## Simulate the sample cluster in examples/demo (no cluster needed)
 demo: simulate ## The main job (for now: the simulate demo; the full local demo cluster comes with the agent)
 
 cluster-up: ## Start a local control plane with netns nodes and pods; prints the kubeconfig
-	$(CARGO) run -q -p verdict-e2e --bin verdict-cluster -- up
+	scripts/cluster.sh up
 
 cluster-down: ## Stop the cluster started by cluster-up and remove what it created
-	$(CARGO) run -q -p verdict-e2e --bin verdict-cluster -- down
+	scripts/cluster.sh down
 
 crds: ## Regenerate manifests/crds, install.yaml and the chart's CRDs from the Rust types
 	operator/scripts/render-install.sh

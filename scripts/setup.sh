@@ -8,7 +8,7 @@ phase() { printf '\n==> %s\n' "$*"; }
 t0=$SECONDS
 
 phase "system packages"
-packages=(nftables iptables conntrack iproute2 libclang-dev clang jq chromium procps psmisc)
+packages=(nftables iptables conntrack iproute2 util-linux libclang-dev clang jq chromium procps psmisc)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -26,6 +26,9 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 phase "control-plane binaries (cached under ~/.cache/kube-verdict/bin)"
 e2e/k8s/build.sh
+
+phase "upstream Go modules read by the harness (CRD YAML, kwok stages)"
+go mod download sigs.k8s.io/network-policy-api@v0.1.7 sigs.k8s.io/kwok@v0.8.0
 
 echo
 echo "setup done in $((SECONDS - t0))s"
