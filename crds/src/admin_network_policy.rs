@@ -270,3 +270,20 @@ pub struct BaselineAdminNetworkPolicyEgressPeer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_number_protocol_defaults_to_tcp_as_upstream() {
+        let cases = [
+            ("absent", r#"{"port": 80}"#, "TCP"),
+            ("given", r#"{"port": 53, "protocol": "UDP"}"#, "UDP"),
+        ];
+        for (name, json, want) in cases {
+            let port: PortNumber = serde_json::from_str(json).expect(name);
+            assert_eq!(port.protocol, want, "case {name:?}");
+        }
+    }
+}
