@@ -124,6 +124,24 @@ impl fmt::Display for Endpoint {
     }
 }
 
+impl Endpoint {
+    /// True when traffic between `self` (the end a direction belongs to) and `peer` can never
+    /// be blocked by policy in `direction`: ingress from the pod's own node, or a pod talking to
+    /// itself. The engine allows such traffic in the default tier; renderers use this to say why.
+    pub fn is_always_allowed_peer(&self, peer: &Endpoint, direction: Direction) -> bool {
+        match (self, peer) {
+            (
+                Endpoint::Pod {
+                    node: Some(own), ..
+                },
+                Endpoint::Node { name },
+            ) => direction == Direction::Ingress && own == name,
+            (Endpoint::Pod { .. }, Endpoint::Pod { .. }) => self == peer,
+            _ => false,
+        }
+    }
+}
+
 /// Why one direction got its verdict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectionDecision {

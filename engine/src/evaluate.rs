@@ -78,6 +78,19 @@ fn decided(direction: Direction, verdict: Verdict, tier: Tier) -> DirectionDecis
     }
 }
 
+/// Traffic no policy can block, as upstream defines it: a pod's ingress from its own node
+/// (NetworkPolicy "cannot block access from their resident node", which kubelet probes rely
+/// on; the agent accepts it in the kernel too), and a pod's traffic to its own address.
+fn always_allowed(direction: Direction, pod: &PodRecord, peer: &Resolved<'_>) -> bool {
+    match *peer {
+        Resolved::Node(_, node, _) => {
+            direction == Direction::Ingress && pod.node.as_deref() == Some(&**node)
+        }
+        Resolved::Pod(_, other) => other.namespace == pod.namespace && other.name == pod.name,
+        Resolved::External(_) => false,
+    }
+}
+
 /// Judges `direction` of `flow`. `subject` is the end the direction belongs to (the source for
 /// egress, the destination for ingress) and `peer` the other end.
 pub(crate) fn judge(
@@ -90,6 +103,9 @@ pub(crate) fn judge(
         // Nodes and external addresses have no pod policies of their own.
         return decided(direction, Verdict::Allow, Tier::Default);
     };
+    if always_allowed(direction, pod, peer) {
+        return decided(direction, Verdict::Allow, Tier::Default);
+    }
     let peer = peer.peer_view();
     // Named ports resolve against the destination pod.
     let dst_pod = match direction {

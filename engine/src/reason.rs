@@ -100,6 +100,13 @@ impl DirectionDecision {
                 push_list(&mut out, &self.isolated_by);
                 write!(out, " and no rule allows {peer}")
             }
+            _ if subject.is_always_allowed_peer(peer, self.direction) => match peer {
+                Endpoint::Node { .. } => write!(
+                    out,
+                    "{peer} is {subject}'s own node, whose traffic to its pods policy cannot block"
+                ),
+                _ => write!(out, "a pod's traffic to itself is always allowed"),
+            },
             _ => match subject {
                 Endpoint::Pod { .. } => match self.direction {
                     Direction::Ingress => write!(out, "{subject} is not ingress-isolated"),

@@ -448,6 +448,14 @@ impl Cluster {
             return Judgement::new(Verdict::Allow, Tier::Default);
         };
         let other = self.resolve(other_ip);
+        // Never blockable (upstream NetworkPolicy docs): ingress from the pod's own node, and
+        // a pod's traffic to itself.
+        let own_node = matches!(other, Peer::Node(n) if direction == Direction::Ingress
+            && n.metadata.name.as_deref() == pod.spec.as_ref().and_then(|s| s.node_name.as_deref()));
+        let itself = matches!(other, Peer::Pod(p) if std::ptr::eq(p, pod));
+        if own_node || itself {
+            return Judgement::new(Verdict::Allow, Tier::Default);
+        }
         let dst = self.resolve(flow.dst_ip);
         let (protocol, port) = (flow.protocol, flow.dst_port);
         let query = Query {

@@ -80,6 +80,18 @@ fn reason(d: &DirectionDecision, subject: &Side<'_>, peer: &Side<'_>) -> String 
         );
     }
     match (d.tier, &d.policy) {
+        (Tier::Default, _)
+            if subject
+                .endpoint
+                .is_always_allowed_peer(peer.endpoint, d.direction) =>
+        {
+            out.push_str(&match peer.endpoint {
+                Endpoint::Node { .. } => format!(
+                    "{other} comes from {who}'s own node, whose traffic to its pods policy cannot block"
+                ),
+                _ => format!("{who}'s traffic to itself is always allowed"),
+            });
+        }
         (Tier::Default, _) => {
             let sentence = match subject.endpoint {
                 Endpoint::External { .. } => {

@@ -166,7 +166,19 @@ fn peers() {
         (
             "selectors never match nodes",
             allow(np_rule().namespaces(sel([]))),
+            tcp(N2, XA, 80),
+            Verdict::Deny,
+        ),
+        (
+            "a pod's own node is always allowed in (kubelet probes)",
+            allow(np_rule().pods(sel([("pod", "nobody")]))),
             tcp(N1, XA, 80),
+            Verdict::Allow,
+        ),
+        (
+            "a pod's egress to its own node is not exempt",
+            vec![netpol("x", "no-egress").policy_types(&["Egress"]).into()],
+            tcp(XA, N1, 80),
             Verdict::Deny,
         ),
         (
@@ -263,8 +275,8 @@ fn host_network_pods_are_node_traffic() {
     let objects = vec![
         pod("x", "h")
             .labels([("pod", "a")])
-            .ip(N1)
-            .node("n1")
+            .ip(N2)
+            .node("n2")
             .host_network()
             .into(),
         netpol("x", "deny").into(),
@@ -276,19 +288,25 @@ fn host_network_pods_are_node_traffic() {
     // The hostNetwork pod is not selected, so it is not isolated.
     expect(
         "to hostNetwork pod",
-        &index.evaluate(&tcp(YB, N1, 80)),
+        &index.evaluate(&tcp(YB, N2, 80)),
         Verdict::Allow,
     );
     // Its traffic is the node's: podSelector peers do not match it even with matching labels.
-    let d = index.evaluate(&tcp(N1, XA, 80));
+    let d = index.evaluate(&tcp(N2, XA, 80));
     expect("from hostNetwork pod", &d, Verdict::Deny);
-    assert_eq!(d.src, crate::Endpoint::Node { name: "n1".into() });
+    assert_eq!(d.src, crate::Endpoint::Node { name: "n2".into() });
+    // The same pod's node may always reach pods on it, whatever isolates them.
+    expect(
+        "from own node",
+        &index.evaluate(&tcp(N1, XA, 80)),
+        Verdict::Allow,
+    );
     assert!(
         index
-            .selected_pod_ips("n1")
+            .selected_pod_ips("n2")
             .v4
             .iter()
-            .all(|ip| ip.to_string() != N1)
+            .all(|ip| ip.to_string() != N2)
     );
 }
 

@@ -84,8 +84,14 @@ fn explain_lines() {
         (
             "node source",
             vec![],
+            tcp(N2, XA, 10250),
+            "node/n2 -> x/a TCP/10250: ALLOW. ingress: x/a is not ingress-isolated. egress: node/n2 is a node address, which pod policies do not govern.",
+        ),
+        (
+            "own node source under isolation",
+            vec![netpol("x", "deny-all").into()],
             tcp(N1, XA, 10250),
-            "node/n1 -> x/a TCP/10250: ALLOW. ingress: x/a is not ingress-isolated. egress: node/n1 is a node address, which pod policies do not govern.",
+            "node/n1 -> x/a TCP/10250: ALLOW. ingress: node/n1 is x/a's own node, whose traffic to its pods policy cannot block. egress: node/n1 is a node address, which pod policies do not govern.",
         ),
     ];
     for (name, objects, flow, want) in cases {
