@@ -331,6 +331,7 @@ impl NetnsCluster {
             node: node.name.clone(),
             host_network: spec.host_network,
             ports: spec.ports.clone(),
+            port_names: spec.port_names.clone(),
             labels: spec.labels.clone(),
         };
         self.lock().pods.insert(
@@ -387,7 +388,7 @@ impl NetnsCluster {
                 ],
             )?;
         }
-        servers::start(pod_netns, &spec.ports, &self.registry).await
+        servers::start(pod_netns, ip, &spec.ports, &self.registry).await
     }
 
     /// Replaces a pod's labels (in the API server and in [`TestPod::labels`]).

@@ -132,7 +132,7 @@ pub(crate) async fn create_pod_object(
         .iter()
         .map(|p| {
             let mut v =
-                json!({"name": p.name(), "containerPort": p.number, "protocol": p.protocol.k8s()});
+                json!({"name": pod.port_name(p), "containerPort": p.number, "protocol": p.protocol.k8s()});
             if pod.host_network {
                 v["hostPort"] = json!(p.number);
             }

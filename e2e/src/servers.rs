@@ -97,17 +97,27 @@ impl Drop for ServerSet {
 /// How often blocking server threads look at their stop flag.
 const POLL: Duration = Duration::from_millis(100);
 
-fn bind_socket(domain_type: Type, proto: Option<SockProto>, port: u16) -> std::io::Result<Socket> {
+fn bind_socket(
+    domain_type: Type,
+    proto: Option<SockProto>,
+    addr: Ipv4Addr,
+    port: u16,
+) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::IPV4, domain_type, proto)?;
     socket.set_reuse_address(true)?;
-    socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())?;
+    socket.bind(&SocketAddr::V4(SocketAddrV4::new(addr, port)).into())?;
     socket.set_nonblocking(true)?;
     Ok(socket)
 }
 
-/// Starts one server per port inside `netns`. Must be called within a tokio runtime.
+/// Starts one server per port inside `netns`. UDP servers bind `pod_ip` so that their replies
+/// leave from the address the probe sent to: in a hostNetwork pod's (the node's) netns a
+/// wildcard socket would answer from whichever local address routing picks, such as a veth
+/// gateway, and the probe's connected socket would drop that reply. Must be called within a
+/// tokio runtime.
 pub(crate) async fn start(
     netns: &str,
+    pod_ip: Ipv4Addr,
     ports: &[Port],
     registry: &Arc<SctpRegistry>,
 ) -> Result<ServerSet> {
@@ -122,7 +132,7 @@ pub(crate) async fn start(
         match port.protocol {
             Protocol::Tcp => {
                 let socket = in_netns_async(netns, move || {
-                    let s = bind_socket(Type::STREAM, None, n)?;
+                    let s = bind_socket(Type::STREAM, None, Ipv4Addr::UNSPECIFIED, n)?;
                     s.listen(1024)?;
                     Ok(s)
                 })
@@ -133,14 +143,20 @@ pub(crate) async fn start(
             }
             Protocol::Udp => {
                 let socket =
-                    in_netns_async(netns, move || bind_socket(Type::DGRAM, None, n)).await?;
+                    in_netns_async(netns, move || bind_socket(Type::DGRAM, None, pod_ip, n))
+                        .await?;
                 let udp = tokio::net::UdpSocket::from_std(socket.into())
                     .map_err(|e| crate::Error::netns("registering udp socket", netns, e))?;
                 set.tasks.push(tokio::spawn(udp_echo(udp)));
             }
             Protocol::Sctp if kernel_has_sctp() => {
                 let socket = in_netns_async(netns, move || {
-                    let s = bind_socket(Type::STREAM, Some(SockProto::from(IPPROTO_SCTP)), n)?;
+                    let s = bind_socket(
+                        Type::STREAM,
+                        Some(SockProto::from(IPPROTO_SCTP)),
+                        Ipv4Addr::UNSPECIFIED,
+                        n,
+                    )?;
                     s.set_nonblocking(false)?;
                     s.set_read_timeout(Some(POLL))?;
                     s.listen(1024)?;

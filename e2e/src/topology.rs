@@ -57,11 +57,20 @@ pub struct TestPod {
     pub host_network: bool,
     /// Ports it serves.
     pub ports: Vec<Port>,
+    /// Container port names that differ from [`Port::name`].
+    pub port_names: BTreeMap<Port, String>,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
 }
 
 impl TestPod {
+    /// The container port name of `port` in the Pod object.
+    pub fn port_name(&self, port: &Port) -> String {
+        self.port_names
+            .get(port)
+            .cloned()
+            .unwrap_or_else(|| port.name())
+    }
     /// `namespace/name`, the key used in a [`crate::Matrix`].
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
@@ -83,6 +92,9 @@ pub struct PodSpec {
     pub host_network: bool,
     /// Ports to serve (also listed as named container ports, see [`Port::name`]).
     pub ports: Vec<Port>,
+    /// Container port names for some of `ports`, where a test needs the names a policy uses
+    /// (`web`, `dns`); the others are named by [`Port::name`].
+    pub port_names: BTreeMap<Port, String>,
 }
 
 impl PodSpec {
@@ -121,6 +133,12 @@ impl PodSpec {
     /// Serves a port.
     pub fn serve(mut self, port: Port) -> PodSpec {
         self.ports.push(port);
+        self
+    }
+    /// Serves a port whose container port is named `name` (for named-port policies).
+    pub fn serve_named(mut self, port: Port, name: &str) -> PodSpec {
+        self.ports.push(port);
+        self.port_names.insert(port, name.into());
         self
     }
     /// Serves ports.

@@ -398,15 +398,24 @@ fn labels_of(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<(String, String)> {
 }
 
 fn ports_of(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<Port> {
+    named_ports_of(pod)
+        .into_iter()
+        .map(|(port, _)| port)
+        .collect()
+}
+
+/// The model pod's container ports with their names (named-port policies resolve them).
+fn named_ports_of(pod: &k8s_openapi::api::core::v1::Pod) -> Vec<(Port, Option<String>)> {
     let mut out = Vec::new();
     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
         for p in c.ports.iter().flatten() {
             let number = u16::try_from(p.container_port).expect("port");
-            out.push(match p.protocol.as_deref().unwrap_or("TCP") {
+            let port = match p.protocol.as_deref().unwrap_or("TCP") {
                 "UDP" => Port::udp(number),
                 "SCTP" => Port::sctp(number),
                 _ => Port::tcp(number),
-            });
+            };
+            out.push((port, p.name.clone()));
         }
     }
     out
@@ -496,6 +505,11 @@ impl Deployed {
             .labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .node(&self.node_of[&name])
             .serve_all(&ports);
+        for (port, name) in named_ports_of(pod) {
+            if let Some(name) = name {
+                spec.port_names.insert(port, name);
+            }
+        }
         if model::is_host_network(pod) {
             spec = spec.host_network();
         }
