@@ -1,4 +1,4 @@
-//! A blocking `NETLINK_NETFILTER` socket speaking the messages of [`message`](super::message).
+//! A blocking `NETLINK_NETFILTER` socket speaking the messages of [`message`].
 //! Call it from `spawn_blocking`.
 
 use std::net::IpAddr;
