@@ -64,26 +64,6 @@ fn in_netns<T: Send>(netns: &str, f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// Listens on the apiserver's address inside `netns` and forwards to the real one, so the agent
-/// in the node netns can use a kubeconfig with the real server URL.
-fn api_proxy(netns: &str, upstream: SocketAddr) -> tokio::task::JoinHandle<()> {
-    let listener = in_netns(netns, || {
-        let l = std::net::TcpListener::bind(upstream).expect("bind api proxy in node netns");
-        l.set_nonblocking(true).expect("nonblocking");
-        l
-    });
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                }
-            });
-        }
-    })
-}
-
 /// GET `path` on `addr` inside `netns`: the HTTP status.
 fn http_status(netns: &str, addr: SocketAddr, path: &str) -> Option<u16> {
     let path = path.to_owned();
@@ -191,12 +171,9 @@ async fn daemon_set_starts_a_working_agent() {
         .await
         .expect("netns cluster");
     let node = cluster.add_node("n1").await.expect("netns node");
-    let upstream: SocketAddr = cp
-        .server_url()
-        .trim_start_matches("https://")
-        .parse()
-        .unwrap();
-    let proxy = api_proxy(&node.netns, upstream);
+    cluster
+        .forward_loopback_port(&node.netns, cp.apiserver_port())
+        .expect("apiserver relay in the node netns");
     cluster
         .ensure_namespace("x", &[("ns", "x")])
         .await
@@ -331,5 +308,4 @@ async fn daemon_set_starts_a_working_agent() {
         "the agent died while enforcing"
     );
     cluster.stop_process(pid, Duration::from_secs(5));
-    proxy.abort();
 }

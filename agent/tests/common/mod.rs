@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  test process (root netns) ── kube-apiserver 127.0.0.1:P
-//!        │  api proxy: a listener on 127.0.0.1:P *inside* each node netns, forwarded here,
+//!        │  NetnsCluster::forward_loopback_port: 127.0.0.1:P *inside* each node netns relays here,
 //!        │  so the agents use the admin kubeconfig unchanged
 //!        ├─ node netns n1: verdict-agent (health 127.0.0.1:9091, metrics :9090), pods a, c, ...
 //!        └─ node netns n2: verdict-agent, pods b, ...
@@ -50,7 +50,6 @@ pub struct Env {
     /// The nodes, in creation order.
     pub nodes: Vec<TestNode>,
     agents: Mutex<BTreeMap<String, u32>>,
-    proxies: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Env {
@@ -66,14 +65,14 @@ impl Env {
             .await
             .expect("netns cluster");
         let mut test_nodes = Vec::new();
-        let mut proxies = Vec::new();
-        let upstream = api_addr(&cp);
         for i in 1..=nodes {
             let node = cluster
                 .add_node(&format!("n{i}"))
                 .await
                 .expect("netns node");
-            proxies.push(api_proxy(&node.netns, upstream));
+            cluster
+                .forward_loopback_port(&node.netns, cp.apiserver_port())
+                .expect("apiserver relay in the node netns");
             test_nodes.push(node);
         }
         Env {
@@ -82,7 +81,6 @@ impl Env {
             client,
             nodes: test_nodes,
             agents: Mutex::default(),
-            proxies,
         }
     }
 
@@ -187,26 +185,12 @@ impl Env {
     }
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        for p in &self.proxies {
-            p.abort();
-        }
-    }
-}
-
 /// The value of an unlabelled counter or gauge in a metrics text (0 when absent).
 pub fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
-}
-
-fn api_addr(cp: &ControlPlane) -> SocketAddr {
-    let url = cp.server_url();
-    let hostport = url.trim_start_matches("https://").trim_end_matches('/');
-    hostport.parse().expect("apiserver address")
 }
 
 /// Runs `f` on a throwaway thread inside network namespace `netns`.
@@ -220,26 +204,6 @@ pub fn in_netns<T: Send>(netns: &str, f: impl FnOnce() -> T + Send) -> T {
         })
         .join()
         .expect("netns thread")
-    })
-}
-
-/// Listens on `upstream`'s address inside `netns` and forwards every connection to `upstream`
-/// from the root netns (sockets keep the namespace they were created in).
-fn api_proxy(netns: &str, upstream: SocketAddr) -> tokio::task::JoinHandle<()> {
-    let listener = in_netns(netns, || {
-        let l = std::net::TcpListener::bind(upstream).expect("bind api proxy in node netns");
-        l.set_nonblocking(true).expect("nonblocking");
-        l
-    });
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                }
-            });
-        }
     })
 }
 
