@@ -11,18 +11,5 @@ mod common;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn anp_and_banp_cases_on_real_packets() {
     verdict_e2e::skip_unless_e2e!();
-    let env = common::Env::start("agent-anp", 2).await;
-    env.start_agents(&[]).await;
-    let cases: Vec<_> = verdict_conformance::anp::cases()
-        .into_iter()
-        .filter(|c| c.gap.is_none())
-        .collect();
-    assert!(!cases.is_empty(), "no ANP/BANP cases");
-    let failures = common::run_cases(&env, &cases).await;
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    common::run_suite("agent-anp", "ANP/BANP", verdict_conformance::anp::cases()).await;
 }

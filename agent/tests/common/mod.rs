@@ -597,6 +597,23 @@ fn e2e_port(probe: verdict_conformance::Probe) -> Port {
     }
 }
 
+/// A whole conformance suite on real packets: a control plane, two netns nodes with one agent
+/// each, every case of `cases` that has no recorded gap, and one assertion listing every wrong
+/// cell. `env_name` names the control plane's log directory.
+pub async fn run_suite(env_name: &str, suite: &str, cases: Vec<Case>) {
+    let env = Env::start(env_name, 2).await;
+    env.start_agents(&[]).await;
+    let cases: Vec<Case> = cases.into_iter().filter(|c| c.gap.is_none()).collect();
+    assert!(!cases.is_empty(), "no {suite} cases");
+    let failures = run_cases(&env, &cases).await;
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// Runs `cases` (all on the same model) against the agents; returns a report line per failed
 /// expectation. Each step's expectation is polled until it matches or [`SETTLE`] passes.
 pub async fn run_cases(env: &Env, cases: &[Case]) -> Vec<String> {
