@@ -1,5 +1,5 @@
 //! New-connection benchmark: TCP connects per second and connect latency from a client pod
-//! network namespace, routed through a "node" namespace, to a server pod namespace, in three
+//! network namespace, routed through a "node" namespace, to a server pod namespace, in four
 //! configurations measured in one run:
 //!
 //! ```text
@@ -8,14 +8,16 @@
 //!   (b) node has one inet table: forward chain `ct state new accept`
 //!   (c) node runs kube-verdict's table (both pods selected), pinned verdict workers on
 //!       queues 0..ncpu with cpu-fanout, the full engine (two NetworkPolicies that allow
-//!       client → server TCP 8080, so both directions are judged), and a decision consumer
-//!       standing in for telemetry
+//!       client → server TCP 8080, so both directions are judged), the kernel verdict cache
+//!       with its writer and log reader, and a decision consumer standing in for telemetry
+//!       (every decision, queued or cached, is handed over and formatted)
+//!   (d) the same with the verdict cache off: every new connection is queued and judged
 //! ```
 //!
-//! The three are interleaved in short rounds (default 6 × 1 s each) so background load hits
-//! them alike. Prints conns/s and connect p50/p99 for each, the ratios c/a and c/b, the latency (c) adds
-//! over (b), and the agent's decision-latency histogram. Needs root; run it through
-//! `agent/scripts/bench-conn.sh`. Not a timed test: it asserts nothing.
+//! The four are interleaved in short rounds (default 6 × 1 s each) so background load hits
+//! them alike. Prints conns/s and connect p50/p99 for each, the ratios c/a, c/b, d/a and d/b,
+//! the latency (c) and (d) add over (b), and the agent's decision-latency histogram. Needs
+//! root; run it through `agent/scripts/bench-conn.sh`. Not a timed test: it asserts nothing.
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -37,8 +39,9 @@ use rustables::{
     Batch, Chain, ChainPolicy, ChainType, Hook, HookClass, MsgType, ProtocolFamily, Rule, Table,
 };
 use serde_json::json;
-use verdict_agent::queue::{Counters, NodeDecision, WorkerConfig, Workers};
-use verdict_agent::ruleset::{RulesetConfig, Syncer, detect_queue_statement};
+use verdict_agent::cache::{CacheCounters, CacheFeed, CacheLogReader, CacheWriter, WriterConfig};
+use verdict_agent::queue::{Counters, WorkerConfig, Workers};
+use verdict_agent::ruleset::{RulesetConfig, Syncer, VerdictCacheSpec, detect_queue_statement};
 use verdict_engine::Index;
 
 const NODE: &str = "bench-node";
@@ -318,6 +321,7 @@ fn syncer_costs(t: &Topology, statement: verdict_agent::ruleset::QueueStatement)
         queue_base: 50,
         queues: 2,
         fail_open: true,
+        verdict_cache: Some(VerdictCacheSpec::default()),
     };
     let mut ips = SelectedIps::default();
     for i in 0..5_000u32 {
@@ -384,44 +388,78 @@ fn main() {
     assert_eq!(selected.v4.len(), 2, "both pods are selected");
     let snapshot = Arc::new(ArcSwap::from_pointee(index));
     let counters = Arc::new(Counters::new());
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<NodeDecision>(4096);
+    let (tx, rx) = verdict_agent::queue::handoff(16 * 1024);
     let consumed = Arc::new(AtomicU64::new(0));
     let consumer = {
         let consumed = consumed.clone();
         std::thread::spawn(move || {
             // Telemetry stand-in: render each decision the way a log line would.
-            while let Some(d) = rx.blocking_recv() {
-                let line = format!(
-                    "{} {:?} {:?}",
-                    d.flow,
-                    d.judgement.verdict,
-                    d.judgement.tier()
-                );
-                consumed.fetch_add(u64::from(!line.is_empty()), Relaxed);
+            loop {
+                let batch = rx.blocking_next_batch();
+                if batch.is_empty() {
+                    break;
+                }
+                for d in batch {
+                    let line = format!(
+                        "{} {:?} {:?}",
+                        d.flow,
+                        d.judgement.verdict,
+                        d.judgement.tier()
+                    );
+                    consumed.fetch_add(u64::from(!line.is_empty()), Relaxed);
+                }
             }
         })
     };
+    let cache_spec = VerdictCacheSpec::default();
     let kv_cfg = RulesetConfig {
         table_name: "bench-kv".into(),
         queue_base: 0,
         queues,
         fail_open: true,
+        verdict_cache: Some(cache_spec),
     };
-    let (statement, workers) = t.node.run(|| {
+    let kv_uncached_cfg = RulesetConfig {
+        verdict_cache: None,
+        ..kv_cfg.clone()
+    };
+    let cache_counters = Arc::new(CacheCounters::default());
+    let feed = CacheFeed::new(cache_counters.clone());
+    let (statement, workers, cache_writer, cache_log) = t.node.run(|| {
         let statement = detect_queue_statement("bench-kv").unwrap();
+        let mut worker_cfg = WorkerConfig::new(NODE, 0, queues, true);
+        worker_cfg.verdict_cache = Some(feed.clone());
         let workers = Workers::start(
-            WorkerConfig::new(NODE, 0, queues, true),
+            worker_cfg,
             snapshot.clone(),
-            Some(tx),
+            Some(tx.clone()),
             counters.clone(),
         )
         .unwrap();
-        (statement, workers)
+        let writer = CacheWriter::start(
+            WriterConfig {
+                table: kv_cfg.table_name.clone(),
+                ttl: cache_spec.ttl,
+                tick: verdict_agent::cache::writer::DEFAULT_TICK,
+            },
+            snapshot.clone(),
+            &feed,
+        )
+        .unwrap();
+        let log = CacheLogReader::start(
+            cache_spec.log_group,
+            Arc::from(NODE),
+            snapshot.clone(),
+            counters.clone(),
+            Some(tx),
+        )
+        .unwrap();
+        (statement, workers, writer, log)
     });
 
     // Interleave the configurations in short rounds so that background load on a shared
     // machine hits all three alike; the ratios come from the same minutes.
-    let mut tallies: [Tally; 3] = Default::default();
+    let mut tallies: [Tally; 4] = Default::default();
     let rounds = (secs / round).ceil().max(1.0) as usize;
     let warm = Duration::from_millis(200);
     for _ in 0..rounds {
@@ -434,6 +472,11 @@ fn main() {
                 2 => Some(
                     t.node
                         .run(|| Syncer::install_with(&kv_cfg, statement, &selected))
+                        .unwrap(),
+                ),
+                3 => Some(
+                    t.node
+                        .run(|| Syncer::install_with(&kv_uncached_cfg, statement, &selected))
                         .unwrap(),
                 ),
                 _ => None,
@@ -452,6 +495,8 @@ fn main() {
         }
     }
     workers.stop();
+    drop(cache_writer);
+    drop(cache_log);
     consumer.join().unwrap();
     if std::env::var_os("BENCH_DEBUG").is_some() {
         for ns in [&t.client, &t.node, &t.server] {
@@ -482,6 +527,7 @@ fn main() {
         "(a) no rules",
         "(b) ct state new accept",
         "(c) kube-verdict, allowing policy",
+        "(d) kube-verdict, verdict cache off",
     ];
     let mut rows = Vec::new();
     for (name, tally) in names.iter().zip(tallies.iter_mut()) {
@@ -496,12 +542,20 @@ fn main() {
         );
         rows.push(row);
     }
-    let (a, b, c) = (rows[0], rows[1], rows[2]);
+    let (a, b, c, d) = (rows[0], rows[1], rows[2], rows[3]);
     println!("c/a = {:.2}   c/b = {:.2}", c.0 / a.0, c.0 / b.0);
     println!(
         "connect latency added over (b): p50 {:+.1} µs, p99 {:+.1} µs",
         c.1 - b.1,
         c.2 - b.2
+    );
+    println!(
+        "without the verdict cache (every new connection queued): d/a = {:.2}   d/b = {:.2}   \
+         added over (b): p50 {:+.1} µs, p99 {:+.1} µs",
+        d.0 / a.0,
+        d.0 / b.0,
+        d.1 - b.1,
+        d.2 - b.2
     );
     let snap = counters.latency.snapshot();
     println!(
@@ -526,7 +580,18 @@ fn main() {
     syncer_costs(&t, statement);
     let decided: u64 = counters.decisions().iter().map(|(_, _, n)| n).sum();
     println!(
-        "counters: packets {} decisions {} consumed {} dropped_decisions {} malformed {} queue_drops {}",
+        "verdict cache: {} connections accepted from it and reported from its log ({} now denied), \
+         {} classes added, {} flushes, {} stale offers, {} overflowed offers, {} refused batches",
+        counters.cache_hits.load(Relaxed),
+        counters.cache_hits_now_denied.load(Relaxed),
+        cache_counters.inserted.load(Relaxed),
+        cache_counters.flushes.load(Relaxed),
+        cache_counters.stale.load(Relaxed),
+        cache_counters.overflow.load(Relaxed),
+        cache_counters.errors.load(Relaxed),
+    );
+    println!(
+        "counters: queued packets {} decisions (queued + cached) {} consumed {} dropped_decisions {} malformed {} queue_drops {}",
         counters.packets.load(Relaxed),
         decided,
         consumed.load(Relaxed),

@@ -121,6 +121,16 @@ struct Args {
           value_parser = BoolishValueParser::new())]
     strict_mode: bool,
 
+    /// Seconds a flow class judged allow stays in the kernel verdict cache (0 turns the cache
+    /// off: every new connection goes to the queue). Any index change flushes the cache.
+    #[arg(long, env = "VERDICT_VERDICT_CACHE_TTL", default_value = "30",
+          value_parser = parse_cache_ttl)]
+    verdict_cache_ttl: u64,
+
+    /// nfnetlink_log group the verdict cache rules log to (read back to report cached accepts).
+    #[arg(long, env = "VERDICT_VERDICT_CACHE_LOG_GROUP", default_value_t = 100)]
+    verdict_cache_log_group: u16,
+
     /// nftables inet table name.
     #[arg(long, env = "VERDICT_TABLE_NAME", default_value = "kube-verdict",
           value_parser = parse_table_name)]
@@ -179,6 +189,10 @@ pub struct Config {
     pub fail_open: bool,
     /// Strict mode: delete newly denied conntrack entries.
     pub strict_mode: bool,
+    /// Seconds a cached allow lives in the kernel; 0: no verdict cache.
+    pub verdict_cache_ttl: u64,
+    /// nfnetlink_log group of the verdict cache rules.
+    pub verdict_cache_log_group: u16,
     /// nftables inet table name.
     pub table_name: String,
     /// Which evaluators run.
@@ -243,6 +257,8 @@ impl Config {
             queues,
             fail_open: args.fail_open,
             strict_mode: args.strict_mode,
+            verdict_cache_ttl: args.verdict_cache_ttl,
+            verdict_cache_log_group: args.verdict_cache_log_group,
             table_name: args.table_name,
             policies: args.policies,
             metrics_addr: args.metrics_addr,
@@ -294,6 +310,16 @@ fn parse_queues(s: &str) -> Result<u16, String> {
     } else {
         Err(format!("must be from 1 to {MAX_QUEUES}"))
     }
+}
+
+fn parse_cache_ttl(s: &str) -> Result<u64, String> {
+    let n: u64 = s
+        .parse()
+        .map_err(|_| "must be a whole number of seconds (0 turns the cache off)".to_string())?;
+    if n > 3600 {
+        return Err("must be at most 3600 seconds".into());
+    }
+    Ok(n)
 }
 
 fn parse_table_name(s: &str) -> Result<String, String> {
@@ -387,6 +413,8 @@ mod tests {
             queues: 4,
             fail_open: true,
             strict_mode: false,
+            verdict_cache_ttl: 30,
+            verdict_cache_log_group: 100,
             table_name: "kube-verdict".into(),
             policies: PolicySet::ALL,
             metrics_addr: "0.0.0.0:9090".parse().unwrap(),
@@ -481,6 +509,14 @@ mod tests {
                 }),
             ),
             (
+                "verdict cache off",
+                vec!["--verdict-cache-ttl", "0", "--verdict-cache-log-group", "7"],
+                Box::new(|c| {
+                    c.verdict_cache_ttl = 0;
+                    c.verdict_cache_log_group = 7;
+                }),
+            ),
+            (
                 "kubeconfig",
                 vec!["--kubeconfig", "/tmp/kc"],
                 Box::new(|c| {
@@ -527,6 +563,21 @@ mod tests {
                 "queue base too big",
                 &["--node-name", "a", "--queue-base", "70000"],
                 "--queue-base",
+            ),
+            (
+                "cache ttl not a number",
+                &["--node-name", "a", "--verdict-cache-ttl", "soon"],
+                "--verdict-cache-ttl",
+            ),
+            (
+                "cache ttl too long",
+                &["--node-name", "a", "--verdict-cache-ttl", "86400"],
+                "--verdict-cache-ttl",
+            ),
+            (
+                "cache log group too big",
+                &["--node-name", "a", "--verdict-cache-log-group", "70000"],
+                "--verdict-cache-log-group",
             ),
             (
                 "fail-open not boolean",

@@ -8,11 +8,14 @@
 //!                         ┌─────────────────────────────────┼──────────────────────┐
 //!                         ▼                                 ▼                      ▼
 //!   ruleset/ (rustables, atomic batches):      queue/ (one pinned thread     conntrack/
-//!   inet table, pod-IP sets, chains,           per NFQUEUE, cpu-fanout):     strict mode:
-//!   native `queue` or xt NFQUEUE target        packet/ parse ─► judge the    delete newly
-//!        │                                     direction(s) this node owns   denied entries
-//!        ▼                                     ─► verdict ─► Decision (try_send)
-//!   kernel: ct new + selected pod ─► queue              │
+//!   inet table, pod-IP sets, verdict cache     per NFQUEUE, cpu-fanout):     strict mode:
+//!   sets, chains, native `queue` or the        packet/ parse ─► judge the    delete newly
+//!   xt NFQUEUE target                          direction(s) this node owns   denied entries
+//!        │                                     ─► verdict ─► Decision (handoff ring)
+//!        ▼                                        │ allow: offer the flow class
+//!   kernel: ct new + cached class ─► log, accept  ▼
+//!           ct new + selected pod ─► queue     cache/ (writer: flush on index change, add
+//!                                              offers; log reader: report cached accepts)
 //!                                              health.rs (/healthz, /readyz), metrics.rs (/metrics)
 //! ```
 //!
@@ -25,6 +28,7 @@
 //! GPL-3.0-or-later; see NOTICE.
 
 // Dataplane half.
+pub mod cache;
 pub mod packet;
 pub mod queue;
 pub mod ruleset;
@@ -34,5 +38,6 @@ pub mod config;
 pub mod conntrack;
 pub mod health;
 pub mod metrics;
+pub mod nflog;
 pub mod run;
 pub mod watch;

@@ -48,6 +48,14 @@ pub struct DataplaneSample {
     pub engine_panics: u64,
     /// Time from receiving a packet to its verdict, if the packet path measures it.
     pub decision_latency: Option<LatencySample>,
+    /// New connections accepted from the kernel verdict cache.
+    pub cache_hits: u64,
+    /// Of those, the ones the index had just turned to deny (accepted before the flush).
+    pub cache_hits_now_denied: u64,
+    /// Flow classes added to the verdict cache.
+    pub cache_inserts: u64,
+    /// Verdict cache flushes (one per index change).
+    pub cache_flushes: u64,
 }
 
 /// A latency histogram read at one moment.
@@ -139,6 +147,10 @@ pub struct Metrics {
     malformed_packets: Counter,
     queue_drops: Counter,
     dropped_decisions: Counter,
+    cache_hits: Counter,
+    cache_hits_now_denied: Counter,
+    cache_inserts: Counter,
+    cache_flushes: Counter,
     index_generation: Gauge,
     index_objects: Family<KindLabels, Gauge>,
     rejected_objects: Family<KindLabels, Counter>,
@@ -191,6 +203,30 @@ impl Metrics {
             "dropped_decisions",
             "Decisions not handed to telemetry because its channel was full",
             dropped_decisions.clone(),
+        );
+        let cache_hits = Counter::default();
+        r.register(
+            "cache_hits",
+            "New connections the kernel accepted from the verdict cache (counted in decisions too)",
+            cache_hits.clone(),
+        );
+        let cache_hits_now_denied = Counter::default();
+        r.register(
+            "cache_stale_accepts",
+            "Cached accepts the index had just turned to deny, before the cache flush landed",
+            cache_hits_now_denied.clone(),
+        );
+        let cache_inserts = Counter::default();
+        r.register(
+            "cache_inserts",
+            "Flow classes added to the kernel verdict cache",
+            cache_inserts.clone(),
+        );
+        let cache_flushes = Counter::default();
+        r.register(
+            "cache_flushes",
+            "Kernel verdict cache flushes (one per index change)",
+            cache_flushes.clone(),
         );
         let unsupported_packets = Counter::default();
         r.register(
@@ -279,6 +315,10 @@ impl Metrics {
             malformed_packets,
             queue_drops,
             dropped_decisions,
+            cache_hits,
+            cache_hits_now_denied,
+            cache_inserts,
+            cache_flushes,
             index_generation,
             index_objects,
             rejected_objects,
@@ -374,6 +414,10 @@ impl Metrics {
             store(&self.dropped_decisions, sample.dropped_decisions);
             store(&self.unsupported_packets, sample.unsupported_packets);
             store(&self.engine_panics, sample.engine_panics);
+            store(&self.cache_hits, sample.cache_hits);
+            store(&self.cache_hits_now_denied, sample.cache_hits_now_denied);
+            store(&self.cache_inserts, sample.cache_inserts);
+            store(&self.cache_flushes, sample.cache_flushes);
         }
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -476,6 +520,10 @@ mod tests {
                 sum_seconds: 0.5,
                 count: 10,
             }),
+            cache_hits: 6,
+            cache_hits_now_denied: 1,
+            cache_inserts: 3,
+            cache_flushes: 2,
         }));
         let text = scrape(&metrics).await;
         let want = [
@@ -493,6 +541,10 @@ mod tests {
             "verdict_queue_drops_total 1",
             "verdict_dropped_decisions_total 5",
             "verdict_unsupported_packets_total 3",
+            "verdict_cache_hits_total 6",
+            "verdict_cache_stale_accepts_total 1",
+            "verdict_cache_inserts_total 3",
+            "verdict_cache_flushes_total 2",
             "verdict_decision_latency_seconds_count 10",
             "verdict_decision_latency_seconds_bucket{le=\"0.000001\"} 2",
             "verdict_decision_latency_seconds_bucket{le=\"0.00001\"} 9",

@@ -28,6 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -35,13 +36,14 @@ use tokio::sync::watch as channel;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
-use verdict_engine::SelectedIps;
+use verdict_engine::{Index, SelectedIps};
 
+use crate::cache::{self, CacheCounters, CacheFeed, CacheLogReader, CacheWriter};
 use crate::config::Config;
 use crate::health::{Condition, Health};
 use crate::metrics::{DataplaneSample, DataplaneSource, LatencySample, Metrics};
 use crate::queue::{Counters, WorkerConfig, Workers};
-use crate::ruleset::{RulesetConfig, Syncer};
+use crate::ruleset::{RulesetConfig, Syncer, VerdictCacheSpec};
 use crate::{conntrack, health, metrics, watch};
 
 /// How long the sync loop waits before retrying a refused ruleset update.
@@ -76,6 +78,9 @@ pub enum Error {
     /// The ruleset could not be installed.
     #[error("installing the nftables ruleset")]
     Ruleset(#[source] crate::ruleset::Error),
+    /// The verdict cache's log group could not be bound (another process holds it?).
+    #[error("binding the verdict cache's log group")]
+    CacheLog(#[source] crate::nflog::Error),
     /// A task the agent needs ended.
     #[error("the {0} task ended unexpectedly")]
     TaskEnded(String),
@@ -131,17 +136,29 @@ pub async fn run(config: Config) -> Result<(), Error> {
     }
 
     let counters = Arc::new(Counters::new());
-    metrics.set_dataplane(dataplane_source(counters.clone()));
-    let worker_config = WorkerConfig::new(
+    let cache_counters = Arc::new(CacheCounters::default());
+    metrics.set_dataplane(dataplane_source(counters.clone(), cache_counters.clone()));
+    let verdict_cache = (config.verdict_cache_ttl > 0).then(|| VerdictCacheSpec {
+        ttl: Duration::from_secs(config.verdict_cache_ttl),
+        log_group: config.verdict_cache_log_group,
+    });
+    let cache_feed = verdict_cache.map(|_| CacheFeed::new(cache_counters.clone()));
+    let mut worker_config = WorkerConfig::new(
         &config.node_name,
         config.queue_base,
         config.queues,
         config.fail_open,
     );
+    worker_config.verdict_cache = cache_feed.clone();
     // Decisions have no consumer until the telemetry issue lands; the workers skip building
     // them when there is no channel.
-    let workers = Workers::start(worker_config, published.snapshot.clone(), None, counters)
-        .map_err(Error::Queue)?;
+    let workers = Workers::start(
+        worker_config,
+        published.snapshot.clone(),
+        None,
+        counters.clone(),
+    )
+    .map_err(Error::Queue)?;
     health.mark(Condition::WorkersRunning);
 
     let ruleset_config = RulesetConfig {
@@ -149,6 +166,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
         queue_base: config.queue_base,
         queues: config.queues,
         fail_open: config.fail_open,
+        verdict_cache,
     };
     let selected = published.selected.borrow().clone();
     let started = Instant::now();
@@ -159,6 +177,17 @@ pub async fn run(config: Config) -> Result<(), Error> {
             .map_err(Error::Ruleset)?;
     metrics.observe_ruleset_sync(started.elapsed());
     metrics.set_queue_statement(syncer.queue_statement().as_str());
+    // The cache writer's first act is a flush, so it starts once the table exists.
+    let _verdict_cache = match (verdict_cache, &cache_feed) {
+        (Some(spec), Some(feed)) => Some(start_verdict_cache(
+            &config,
+            spec,
+            feed,
+            published.snapshot.clone(),
+            counters.clone(),
+        )?),
+        _ => None,
+    };
     health.mark(Condition::RulesInstalled);
     metrics.set_ready(health.is_ready());
     tasks.spawn(
@@ -302,7 +331,41 @@ async fn sync_loop(
 }
 
 /// Reads the workers' counters for `/metrics`.
-fn dataplane_source(counters: Arc<Counters>) -> DataplaneSource {
+/// Starts the verdict cache's writer and log reader; dropping the pair stops both.
+fn start_verdict_cache(
+    config: &Config,
+    spec: VerdictCacheSpec,
+    feed: &CacheFeed,
+    snapshot: Arc<ArcSwap<Index>>,
+    counters: Arc<Counters>,
+) -> Result<(CacheWriter, CacheLogReader), Error> {
+    let writer = CacheWriter::start(
+        cache::WriterConfig {
+            table: config.table_name.clone(),
+            ttl: spec.ttl,
+            tick: cache::writer::DEFAULT_TICK,
+        },
+        snapshot.clone(),
+        feed,
+    )
+    .map_err(|e| Error::TaskEnded(format!("verdict cache writer ({e})")))?;
+    let reader = CacheLogReader::start(
+        spec.log_group,
+        Arc::from(config.node_name.as_str()),
+        snapshot,
+        counters,
+        None,
+    )
+    .map_err(Error::CacheLog)?;
+    info!(
+        ttl_seconds = spec.ttl.as_secs(),
+        log_group = spec.log_group,
+        "verdict cache on"
+    );
+    Ok((writer, reader))
+}
+
+fn dataplane_source(counters: Arc<Counters>, cache: Arc<CacheCounters>) -> DataplaneSource {
     use std::sync::atomic::Ordering::Relaxed;
     Arc::new(move || {
         let latency = counters.latency.snapshot();
@@ -318,6 +381,10 @@ fn dataplane_source(counters: Arc<Counters>) -> DataplaneSource {
                 sum_seconds: latency.sum_seconds,
                 count: latency.count,
             }),
+            cache_hits: counters.cache_hits.load(Relaxed),
+            cache_hits_now_denied: counters.cache_hits_now_denied.load(Relaxed),
+            cache_inserts: cache.inserted.load(Relaxed),
+            cache_flushes: cache.flushes.load(Relaxed),
         }
     })
 }

@@ -42,6 +42,13 @@ pub struct Counters {
     pub recv_errors: AtomicU64,
     /// Decisions not handed to telemetry because the channel was full or closed.
     pub dropped_decisions: AtomicU64,
+    /// New connections the kernel accepted from the verdict cache (reported from its log).
+    pub cache_hits: AtomicU64,
+    /// Of those, the ones the current index would deny: accepted in the tick between an index
+    /// change and the cache flush.
+    pub cache_hits_now_denied: AtomicU64,
+    /// Log messages the kernel dropped because the cache log reader fell behind.
+    pub cache_log_overruns: AtomicU64,
     decisions: [[AtomicU64; 4]; 2],
     /// Time from receiving a packet to having its verdict (parse + evaluate).
     pub latency: LatencyHistogram,

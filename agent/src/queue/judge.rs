@@ -80,9 +80,10 @@ pub struct NodeDecision {
     pub judgement: Judgement,
     /// The node that decided.
     pub node: Arc<str>,
-    /// The queue the packet came from.
-    pub queue: u16,
-    /// Time from receiving the packet to having its verdict.
+    /// The queue the packet came from; `None` when the kernel accepted the connection from the
+    /// verdict cache and this decision was reported from the cache's log.
+    pub queue: Option<u16>,
+    /// Time from receiving the packet to having its verdict (zero for a cached verdict).
     pub hold: Duration,
     /// When the verdict was given.
     pub at: SystemTime,

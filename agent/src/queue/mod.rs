@@ -7,8 +7,9 @@
 //!     packet::parse ─► judge::judge(snapshot.load(), node, flow)  ─► verdict (accept / drop)
 //!        │ error: default verdict              │ only the directions this node owns
 //!        ▼                                     ▼
-//!     Counters (atomics, read by /metrics)   NodeDecision ─try_send─► bounded channel
-//!                                            (full: counted, never waited on)
+//!     Counters (atomics, read by /metrics)   NodeDecision ─push─► handoff ring (bounded,
+//!                                            lock-free; full: counted; never wakes anyone)
+//!                                            telemetry drains it on its own clock
 //! ```
 //!
 //! The engine is read through an `ArcSwap<Index>` snapshot, so a worker never takes a lock
@@ -30,6 +31,7 @@
 //! Start reading at [`Workers::start`], then [`judge::judge`].
 
 pub mod counters;
+pub mod handoff;
 pub mod judge;
 pub mod kernel;
 mod worker;
@@ -42,10 +44,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use arc_swap::ArcSwap;
-use tokio::sync::mpsc;
 use verdict_engine::Index;
 
 pub use counters::{Counters, LatencyHistogram, LatencySnapshot};
+pub use handoff::{DecisionSink, DecisionTap, handoff};
 pub use judge::NodeDecision;
 
 /// Why the workers could not start.
@@ -89,6 +91,9 @@ pub struct WorkerConfig {
     pub rcvbuf_bytes: usize,
     /// Pin worker `i` to CPU `i` (modulo the CPUs this process may use).
     pub pin_cpus: bool,
+    /// Where allowed flow classes are offered to the kernel verdict cache; `None` when the
+    /// cache is off.
+    pub verdict_cache: Option<crate::cache::CacheFeed>,
 }
 
 impl WorkerConfig {
@@ -103,6 +108,7 @@ impl WorkerConfig {
             max_queue_len: 4096,
             rcvbuf_bytes: 4 << 20,
             pin_cpus: true,
+            verdict_cache: None,
         }
     }
 
@@ -115,9 +121,6 @@ impl WorkerConfig {
         }
     }
 }
-
-/// Where decisions go: a bounded channel, fed with `try_send` (a full channel counts a drop).
-pub type DecisionSender = mpsc::Sender<NodeDecision>;
 
 /// The running workers. Dropping this stops them (and unbinds the queues).
 #[derive(Debug)]
@@ -137,7 +140,7 @@ impl Workers {
     pub fn start(
         cfg: WorkerConfig,
         snapshot: Arc<ArcSwap<Index>>,
-        decisions: Option<DecisionSender>,
+        decisions: Option<DecisionSink>,
         counters: Arc<Counters>,
     ) -> Result<Workers> {
         if cfg.queues == 0 || cfg.queues > 16 {
@@ -168,6 +171,7 @@ impl Workers {
                 default_verdict: cfg.default_verdict(),
                 snapshot: snapshot.clone(),
                 decisions: decisions.clone(),
+                cache: cfg.verdict_cache.clone(),
                 counters: counters.clone(),
                 stop: stop.clone(),
             };

@@ -274,7 +274,7 @@ mod privileged {
         );
         let snapshot = Arc::new(ArcSwap::from_pointee(index));
         let counters = Arc::new(Counters::new());
-        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let (tx, rx) = crate::queue::handoff(16);
 
         let statement = net.node.enter(|| detect_queue_statement("kv-w")).unwrap();
         let cfg = RulesetConfig {
@@ -282,6 +282,7 @@ mod privileged {
             queue_base: 300,
             queues: 1,
             fail_open: false,
+            verdict_cache: None,
         };
         let _syncer = net
             .node
@@ -319,13 +320,16 @@ mod privileged {
             "denied port is a silent drop"
         );
 
-        let allow = rx
-            .try_recv()
+        let mut handed_over = Vec::new();
+        rx.drain_into(&mut handed_over);
+        let mut handed_over = handed_over.into_iter();
+        let allow = handed_over
+            .next()
             .expect("a decision for the allowed connection");
         assert_eq!(allow.judgement.verdict, Verdict::Allow);
         assert!(allow.judgement.egress.is_some() && allow.judgement.ingress.is_none());
         assert_eq!(allow.flow.dst_port, 8080);
-        let deny = rx.try_recv().expect("a decision for the denied SYN");
+        let deny = handed_over.next().expect("a decision for the denied SYN");
         assert_eq!(
             (deny.judgement.verdict, deny.flow.dst_port),
             (Verdict::Deny, 8081)
@@ -374,7 +378,10 @@ mod privileged {
             Err(ErrorKind::TimedOut),
             "denied IPv6 SYN dropped"
         );
-        let v6_decisions = std::iter::from_fn(|| rx.try_recv().ok())
+        let mut handed_over = Vec::new();
+        rx.drain_into(&mut handed_over);
+        let v6_decisions = handed_over
+            .into_iter()
             .filter(|d| d.flow.src_ip.is_ipv6())
             .map(|d| (d.flow.dst_port, d.judgement.verdict))
             .collect::<Vec<_>>();
@@ -413,6 +420,7 @@ mod privileged {
                 queue_base: 310,
                 queues: 1,
                 fail_open,
+                verdict_cache: None,
             };
             let _syncer = net
                 .node
@@ -492,6 +500,7 @@ mod privileged {
             queue_base: 320,
             queues: 1,
             fail_open: false,
+            verdict_cache: None,
         };
         let _syncer = net
             .node
@@ -546,5 +555,175 @@ mod privileged {
             .map(|(_, _, n)| n)
             .sum::<u64>();
         assert!(denied >= 1, "the dropped SYN was a counted deny");
+    }
+
+    /// The kernel verdict cache with real packets: the first connection of an allowed class is
+    /// queued and judged; later ones are accepted in the kernel, never queued, and still
+    /// reported (from the log group) with the same attribution; a deny is never cached; an
+    /// index change flushes the cache, so the next connection is judged on the new index.
+    #[test]
+    fn verdict_cache_skips_the_queue_reports_every_connection_and_flushes_on_change() {
+        use crate::cache::{CacheCounters, CacheFeed, CacheLogReader, CacheWriter, WriterConfig};
+        use crate::ruleset::VerdictCacheSpec;
+
+        if !testns::enabled(
+            "verdict_cache_skips_the_queue_reports_every_connection_and_flushes_on_change",
+        ) {
+            return;
+        }
+        let net = NodeAndPod::new("vc");
+        let index = index();
+        let selected = index.selected_pod_ips("node-a");
+        let snapshot = Arc::new(ArcSwap::from_pointee(index));
+        let counters = Arc::new(Counters::new());
+        let cache_counters = Arc::new(CacheCounters::default());
+        let feed = CacheFeed::new(cache_counters.clone());
+        let (tx, rx) = crate::queue::handoff(64);
+        let spec = VerdictCacheSpec {
+            ttl: Duration::from_secs(30),
+            log_group: 41,
+        };
+        let cfg = RulesetConfig {
+            table_name: "kv-vc".into(),
+            queue_base: 310,
+            queues: 1,
+            fail_open: false,
+            verdict_cache: Some(spec),
+        };
+        let statement = net.node.enter(|| detect_queue_statement("kv-vc")).unwrap();
+        let _syncer = net
+            .node
+            .enter(|| Syncer::install_with(&cfg, statement, &selected))
+            .unwrap();
+        let (_workers, _writer, _log) = net.node.enter(|| {
+            let mut worker_cfg = WorkerConfig::new("node-a", 310, 1, false);
+            worker_cfg.verdict_cache = Some(feed.clone());
+            let workers = Workers::start(
+                worker_cfg,
+                snapshot.clone(),
+                Some(tx.clone()),
+                counters.clone(),
+            )
+            .unwrap();
+            let writer = CacheWriter::start(
+                WriterConfig {
+                    table: "kv-vc".into(),
+                    ttl: spec.ttl,
+                    tick: Duration::from_millis(2),
+                },
+                snapshot.clone(),
+                &feed,
+            )
+            .unwrap();
+            let log = CacheLogReader::start(
+                spec.log_group,
+                Arc::from("node-a"),
+                snapshot.clone(),
+                counters.clone(),
+                Some(tx),
+            )
+            .unwrap();
+            (workers, writer, log)
+        });
+        let _listeners: Vec<TcpListener> = [8080, 8081]
+            .iter()
+            .map(|p| net.node.enter(|| TcpListener::bind((NODE_V4, *p))).unwrap())
+            .collect();
+        let connect = |port: u16| {
+            let target: SocketAddr = format!("{NODE_V4}:{port}").parse().unwrap();
+            net.pod.enter(|| {
+                TcpStream::connect_timeout(&target, Duration::from_millis(1500))
+                    .map(|_| ())
+                    .map_err(|e| e.kind())
+            })
+        };
+        let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while !done() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "timed out waiting for {what}"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+
+        assert_eq!(connect(8080), Ok(()), "first connection of the class");
+        assert_eq!(counters.packets.load(Relaxed), 1, "it was queued");
+        wait_for("the class to be cached", &|| {
+            cache_counters.inserted.load(Relaxed) == 1
+        });
+        for _ in 0..3 {
+            assert_eq!(connect(8080), Ok(()), "cached class connects");
+        }
+        assert_eq!(
+            counters.packets.load(Relaxed),
+            1,
+            "cached connections never reach the queue"
+        );
+        wait_for("three cached accepts to be reported", &|| {
+            counters.cache_hits.load(Relaxed) == 3
+        });
+
+        let mut reported = Vec::new();
+        rx.drain_into(&mut reported);
+        assert_eq!(reported.len(), 4, "{reported:#?}");
+        let queued: Vec<_> = reported.iter().filter(|d| d.queue == Some(310)).collect();
+        let cached: Vec<_> = reported.iter().filter(|d| d.queue.is_none()).collect();
+        assert_eq!((queued.len(), cached.len()), (1, 3));
+        for d in &cached {
+            assert_eq!(d.flow.dst_port, 8080);
+            assert_eq!(
+                d.judgement, queued[0].judgement,
+                "a cached accept carries the attribution of the decision that was cached"
+            );
+        }
+        let egress = queued[0].judgement.egress.as_ref().expect("egress judged");
+        assert_eq!(egress.verdict, Verdict::Allow);
+        assert_eq!(
+            egress.policy.as_ref().map(|p| p.name.to_string()),
+            Some("client-8080".to_string()),
+            "{egress:?}"
+        );
+
+        // A deny is judged every time and never cached.
+        assert_eq!(connect(8081), Err(ErrorKind::TimedOut));
+        assert_eq!(connect(8081), Err(ErrorKind::TimedOut));
+        assert!(
+            counters.packets.load(Relaxed) >= 3,
+            "each denied SYN was queued"
+        );
+        assert_eq!(
+            cache_counters.inserted.load(Relaxed),
+            1,
+            "denies are not cached"
+        );
+
+        // The client's egress policy now allows only 9999: the index changes, the cache is
+        // flushed, and 8080 is judged again, and denied.
+        let flushes = cache_counters.flushes.load(Relaxed);
+        let mut changed = super::index();
+        changed
+            .apply_network_policy(&super::policy(
+                "client-8080",
+                "client",
+                serde_json::json!({"policyTypes": ["Egress"], "egress": [{"ports": [{"protocol": "TCP", "port": 9999}]}]}),
+            ))
+            .unwrap();
+        snapshot.store(Arc::new(changed));
+        wait_for("the flush after the index change", &|| {
+            cache_counters.flushes.load(Relaxed) > flushes
+        });
+        let before = counters.packets.load(Relaxed);
+        assert_eq!(
+            connect(8080),
+            Err(ErrorKind::TimedOut),
+            "the cached allow is gone; the new index denies"
+        );
+        assert!(
+            counters.packets.load(Relaxed) > before,
+            "judged in the queue again"
+        );
+        assert_eq!(counters.cache_hits.load(Relaxed), 3);
     }
 }

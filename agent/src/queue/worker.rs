@@ -11,12 +11,12 @@ use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::TimeVal;
 use nix::unistd::Pid;
-use tokio::sync::mpsc::error::TrySendError;
 use tracing::{debug, warn};
 use verdict_engine::{Index, Verdict};
 
 use super::judge::{NodeDecision, judge};
-use super::{Counters, DecisionSender, Error, Result, WorkerConfig};
+use super::{Counters, DecisionSink, Error, Result, WorkerConfig};
+use crate::cache::{CacheFeed, CacheKey};
 use crate::packet::{self, ErrorKind as ParseErrorKind};
 
 /// How often a blocked receive wakes up to check for shutdown.
@@ -29,7 +29,8 @@ pub(super) struct Context {
     pub node: Arc<str>,
     pub default_verdict: Verdict,
     pub snapshot: Arc<ArcSwap<Index>>,
-    pub decisions: Option<DecisionSender>,
+    pub decisions: Option<DecisionSink>,
+    pub cache: Option<CacheFeed>,
     pub counters: Arc<Counters>,
     pub stop: Arc<AtomicBool>,
 }
@@ -119,7 +120,7 @@ pub(super) fn run(mut queue: nfq::Queue, ctx: Context) {
             Ok(flow) => {
                 let index = ctx.snapshot.load();
                 match catch_unwind(AssertUnwindSafe(|| judge(&index, &ctx.node, &flow))) {
-                    Ok(j) => Some((flow, j)),
+                    Ok(j) => Some((flow, j, index.generation())),
                     Err(_) => {
                         c.engine_panics.fetch_add(1, Relaxed);
                         None
@@ -136,7 +137,7 @@ pub(super) fn run(mut queue: nfq::Queue, ctx: Context) {
         };
         let verdict = outcome
             .as_ref()
-            .map_or(ctx.default_verdict, |(_, j)| j.verdict);
+            .map_or(ctx.default_verdict, |(_, j, _)| j.verdict);
         let hold = received.elapsed();
         c.latency.record(hold);
         msg.set_verdict(nf_verdict(verdict));
@@ -145,10 +146,16 @@ pub(super) fn run(mut queue: nfq::Queue, ctx: Context) {
             debug!(queue = ctx.queue_num, error = %e, "verdict not taken");
         }
         // Off the packet's critical path: the verdict is already with the kernel.
-        if let Some((flow, judgement)) = outcome {
+        if let Some((flow, judgement, generation)) = outcome {
             if !judgement.owned() {
                 c.not_owned.fetch_add(1, Relaxed);
                 continue;
+            }
+            if judgement.verdict == Verdict::Allow
+                && let Some(feed) = &ctx.cache
+                && let Some(key) = CacheKey::for_flow(&flow)
+            {
+                feed.offer(key, generation);
             }
             c.count_decision(judgement.verdict, judgement.tier());
             if let Some(tx) = &ctx.decisions {
@@ -156,12 +163,11 @@ pub(super) fn run(mut queue: nfq::Queue, ctx: Context) {
                     flow,
                     judgement,
                     node: ctx.node.clone(),
-                    queue: ctx.queue_num,
+                    queue: Some(ctx.queue_num),
                     hold,
                     at: SystemTime::now(),
                 };
-                if let Err(TrySendError::Full(_) | TrySendError::Closed(_)) = tx.try_send(decision)
-                {
+                if !tx.push(decision) {
                     c.dropped_decisions.fetch_add(1, Relaxed);
                 }
             }

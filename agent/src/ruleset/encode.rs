@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use rustables::data_type::DataType;
 use rustables::expr::{
     Bitwise, Cmp, CmpOp, ConnTrackState, Conntrack, ConntrackKey, HighLevelPayload,
-    ICMPv6HeaderField, IPv4HeaderField, IPv6HeaderField, Immediate, Lookup, Meta, MetaType,
-    NetworkHeaderField, Queue, Target, TransportHeaderField, VerdictKind,
+    ICMPv6HeaderField, IPv4HeaderField, IPv6HeaderField, Immediate, Log, Lookup, Meta, MetaType,
+    NetworkHeaderField, Queue, Register, TCPHeaderField, Target, TransportHeaderField, VerdictKind,
 };
 use rustables::set::{SetBuilder, SetElementList};
 use rustables::{
@@ -20,7 +20,8 @@ use super::diff::ElementDiff;
 use super::model::{
     Action, AddrField, ChainSpec, Family, Hook, Match, QueueSpec, QueueStatement, RuleSpec, Ruleset,
 };
-use super::{ELEMENTS_PER_MESSAGE, Error, Result, SET_V4, SET_V6};
+use super::{CACHE_V4, CACHE_V6, ELEMENTS_PER_MESSAGE, Error, Result, SET_V4, SET_V6};
+use crate::cache::CacheKey;
 
 /// Keep each batch well under the ~208 KB socket send buffer.
 const BATCH_BUDGET_BYTES: usize = 120_000;
@@ -58,6 +59,59 @@ pub fn sets(table: &Table) -> Result<(Set, Set)> {
     Ok((v4, v6))
 }
 
+/// `NFT_SET_TIMEOUT`: elements expire.
+const NFT_SET_TIMEOUT: u32 = 0x10;
+
+/// nft's id for a concatenated key type: the parts' type ids, 6 bits each, first part highest
+/// (`ipv4_addr` 7, `ipv6_addr` 8, `inet_proto` 12, `inet_service` 13). The kernel ignores it;
+/// `nft list` uses it to print the set.
+const fn concat_type(parts: [u32; 4]) -> u32 {
+    ((parts[0] << 6 | parts[1]) << 6 | parts[2]) << 6 | parts[3]
+}
+
+/// A verdict cache key for IPv4, as the kernel stores it (see [`CacheKey`]).
+struct CacheKey4([u8; 16]);
+/// A verdict cache key for IPv6.
+struct CacheKey6([u8; 40]);
+
+impl DataType for CacheKey4 {
+    const TYPE: u32 = concat_type([7, 7, 12, 13]);
+    const LEN: u32 = 16;
+    fn data(&self) -> Vec<u8> {
+        self.0.to_vec()
+    }
+}
+
+impl DataType for CacheKey6 {
+    const TYPE: u32 = concat_type([8, 8, 12, 13]);
+    const LEN: u32 = 40;
+    fn data(&self) -> Vec<u8> {
+        self.0.to_vec()
+    }
+}
+
+/// The two verdict cache sets (`flags timeout`, entries live `ttl`), with set ids 3 and 4.
+pub fn cache_sets(table: &Table, ttl: std::time::Duration) -> Result<(Set, Set)> {
+    let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let mut v4 = SetBuilder::<CacheKey4>::new(CACHE_V4, table)
+        .map_err(build_err("set verdicts4"))?
+        .finish()
+        .0
+        .with_id(3u32)
+        .with_flags(NFT_SET_TIMEOUT)
+        .with_timeout(ttl_ms);
+    v4.family = ProtocolFamily::Inet;
+    let mut v6 = SetBuilder::<CacheKey6>::new(CACHE_V6, table)
+        .map_err(build_err("set verdicts6"))?
+        .finish()
+        .0
+        .with_id(4u32)
+        .with_flags(NFT_SET_TIMEOUT)
+        .with_timeout(ttl_ms);
+    v6.family = ProtocolFamily::Inet;
+    Ok((v4, v6))
+}
+
 /// A base chain: type filter, policy accept.
 pub fn chain(table: &Table, spec: &ChainSpec) -> Chain {
     let class = match spec.hook {
@@ -83,7 +137,58 @@ fn ct_state(rule: &mut Rule, states: ConnTrackState) -> Result<()> {
     Ok(())
 }
 
-fn add_match(rule: &mut Rule, m: &Match, v4: &Set, v6: &Set) -> Result<()> {
+/// The sets a rule may look up.
+pub struct RuleSets<'a> {
+    /// `pods4`.
+    pub pods4: &'a Set,
+    /// `pods6`.
+    pub pods6: &'a Set,
+    /// `verdicts4`.
+    pub cache4: &'a Set,
+    /// `verdicts6`.
+    pub cache6: &'a Set,
+}
+
+/// `saddr . daddr . l4proto . th dport` into consecutive registers, then a lookup, exactly as
+/// nft 1.0.6 encodes it (IPv4: registers 1, 9, 10, 11; IPv6: 1, 2, 3, 17).
+fn cached_allow(rule: &mut Rule, family: Family, set: &Set) -> Result<()> {
+    let dport =
+        || HighLevelPayload::Transport(TransportHeaderField::Tcp(TCPHeaderField::Dport)).build();
+    rule.add_expr(Meta::new(MetaType::NfProto));
+    match family {
+        Family::V4 => {
+            rule.add_expr(Cmp::new(CmpOp::Eq, [libc_nfproto::IPV4]));
+            rule.add_expr(
+                HighLevelPayload::Network(NetworkHeaderField::IPv4(IPv4HeaderField::Saddr)).build(),
+            );
+            rule.add_expr(
+                HighLevelPayload::Network(NetworkHeaderField::IPv4(IPv4HeaderField::Daddr))
+                    .build()
+                    .with_dreg(Register::Reg32x01),
+            );
+            rule.add_expr(Meta::new(MetaType::L4Proto).with_dreg(Register::Reg32x02));
+            rule.add_expr(dport().with_dreg(Register::Reg32x03));
+        }
+        Family::V6 => {
+            rule.add_expr(Cmp::new(CmpOp::Eq, [libc_nfproto::IPV6]));
+            rule.add_expr(
+                HighLevelPayload::Network(NetworkHeaderField::IPv6(IPv6HeaderField::Saddr)).build(),
+            );
+            rule.add_expr(
+                HighLevelPayload::Network(NetworkHeaderField::IPv6(IPv6HeaderField::Daddr))
+                    .build()
+                    .with_dreg(Register::Reg2),
+            );
+            rule.add_expr(Meta::new(MetaType::L4Proto).with_dreg(Register::Reg3));
+            rule.add_expr(dport().with_dreg(Register::Reg32x09));
+        }
+    }
+    rule.add_expr(Lookup::new(set).map_err(build_err("verdict cache lookup"))?);
+    Ok(())
+}
+
+fn add_match(rule: &mut Rule, m: &Match, sets: &RuleSets<'_>) -> Result<()> {
+    let (v4, v6) = (sets.pods4, sets.pods6);
     match m {
         Match::Established => {
             ct_state(rule, ConnTrackState::ESTABLISHED | ConnTrackState::RELATED)?
@@ -128,6 +233,13 @@ fn add_match(rule: &mut Rule, m: &Match, v4: &Set, v6: &Set) -> Result<()> {
             rule.add_expr(HighLevelPayload::Network(payload).build());
             rule.add_expr(Lookup::new(set).map_err(build_err("set lookup"))?);
         }
+        Match::CachedAllow(family) => {
+            let set = match family {
+                Family::V4 => sets.cache4,
+                Family::V6 => sets.cache6,
+            };
+            cached_allow(rule, *family, set)?;
+        }
     }
     Ok(())
 }
@@ -146,15 +258,27 @@ pub fn add_queue(rule: &mut Rule, q: &QueueSpec) {
     }
 }
 
-/// One rule of `chain`.
-pub fn rule(chain: &Chain, spec: &RuleSpec, q: &QueueSpec, v4: &Set, v6: &Set) -> Result<Rule> {
+/// One rule of `chain` in `ruleset`.
+pub fn rule(
+    chain: &Chain,
+    spec: &RuleSpec,
+    ruleset: &Ruleset,
+    sets: &RuleSets<'_>,
+) -> Result<Rule> {
     let mut rule = Rule::new(chain).map_err(build_err("rule"))?;
     for m in &spec.matches {
-        add_match(&mut rule, m, v4, v6)?;
+        add_match(&mut rule, m, sets)?;
     }
     match spec.action {
         Action::Accept => rule.add_expr(Immediate::new_verdict(VerdictKind::Accept)),
-        Action::Queue => add_queue(&mut rule, q),
+        Action::Queue => add_queue(&mut rule, &ruleset.queue),
+        Action::LogAccept => {
+            let group = ruleset.verdict_cache.unwrap_or_default().log_group;
+            rule.add_expr(
+                Log::new(Some(group), None::<String>).map_err(build_err("log statement"))?,
+            );
+            rule.add_expr(Immediate::new_verdict(VerdictKind::Accept));
+        }
     }
     Ok(rule)
 }
@@ -247,11 +371,20 @@ fn add_elements<K: DataType>(
 pub fn install(ruleset: &Ruleset, ips: &SelectedIps) -> Result<Vec<Batch>> {
     let table = table(&ruleset.table);
     let (v4, v6) = sets(&table)?;
+    let (cache4, cache6) = cache_sets(&table, ruleset.verdict_cache.unwrap_or_default().ttl)?;
+    let rule_sets = RuleSets {
+        pods4: &v4,
+        pods6: &v6,
+        cache4: &cache4,
+        cache6: &cache6,
+    };
     let mut batches = Batches::new();
-    batches.room_for(OBJECT_BYTES * 4);
+    batches.room_for(OBJECT_BYTES * 6);
     batches.current.add(&table, MsgType::Add);
     batches.current.add(&v4, MsgType::Add);
     batches.current.add(&v6, MsgType::Add);
+    batches.current.add(&cache4, MsgType::Add);
+    batches.current.add(&cache6, MsgType::Add);
     let mut chains = Vec::new();
     for spec in &ruleset.chains {
         let c = chain(&table, spec);
@@ -265,17 +398,15 @@ pub fn install(ruleset: &Ruleset, ips: &SelectedIps) -> Result<Vec<Batch>> {
         for r in &spec.rules {
             batches
                 .current
-                .add(&rule(&c, r, &ruleset.queue, &v4, &v6)?, MsgType::Add);
+                .add(&rule(&c, r, ruleset, &rule_sets)?, MsgType::Add);
         }
         chains.push(c);
     }
-    batches.room_for(OBJECT_BYTES * 2);
-    batches
-        .current
-        .add(&flush_set(&table, SET_V4), MsgType::Del);
-    batches
-        .current
-        .add(&flush_set(&table, SET_V6), MsgType::Del);
+    batches.room_for(OBJECT_BYTES * 4);
+    // Cached allows from an earlier agent (or an earlier index) are not trusted.
+    for set in [SET_V4, SET_V6, CACHE_V4, CACHE_V6] {
+        batches.current.add(&flush_set(&table, set), MsgType::Del);
+    }
     let v4_addrs: Vec<Ipv4Addr> = ips.v4.iter().copied().collect();
     let v6_addrs: Vec<Ipv6Addr> = ips.v6.iter().copied().collect();
     add_elements(&mut batches, &table, SET_V4, &v4_addrs, MsgType::Add)?;
@@ -293,6 +424,32 @@ pub fn update(table_name: &str, diff: &ElementDiff) -> Result<Vec<Batch>> {
     add_elements(&mut batches, &table, SET_V4, &diff.add_v4, MsgType::Add)?;
     add_elements(&mut batches, &table, SET_V6, &diff.add_v6, MsgType::Add)?;
     Ok(batches.finish())
+}
+
+/// Adds `keys` to the verdict cache sets (each entry lives the sets' TTL).
+pub fn cache_add(table_name: &str, keys: &[CacheKey]) -> Result<Vec<Batch>> {
+    let table = table(table_name);
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for key in keys {
+        match key {
+            CacheKey::V4(bytes) => v4.push(CacheKey4(*bytes)),
+            CacheKey::V6(bytes) => v6.push(CacheKey6(*bytes)),
+        }
+    }
+    let mut batches = Batches::new();
+    add_elements(&mut batches, &table, CACHE_V4, &v4, MsgType::Add)?;
+    add_elements(&mut batches, &table, CACHE_V6, &v6, MsgType::Add)?;
+    Ok(batches.finish())
+}
+
+/// Empties both verdict cache sets in one atomic batch.
+pub fn cache_flush(table_name: &str) -> Batch {
+    let table = table(table_name);
+    let mut batch = Batch::new();
+    batch.add(&flush_set(&table, CACHE_V4), MsgType::Del);
+    batch.add(&flush_set(&table, CACHE_V6), MsgType::Del);
+    batch
 }
 
 /// Deletes the table and everything in it.

@@ -18,8 +18,8 @@
 //!
 //! | chain | hook, priority | covers | rules |
 //! |---|---|---|---|
-//! | `forward` | forward, filter (0) | pod→pod on this node, pod↔remote pod, remote node→pod, pod→remote node | established/related accept; ICMPv6 ND accept; `ct state new` and saddr or daddr in the sets → queue |
-//! | `input` | input, filter (0) | pod→this node | established/related accept; ICMPv6 ND accept; `ct state new` and saddr in the sets → queue |
+//! | `forward` | forward, filter (0) | pod→pod on this node, pod↔remote pod, remote node→pod, pod→remote node | established/related accept; ICMPv6 ND accept; `ct state new` and flow class in the verdict cache → log + accept; `ct state new` and saddr or daddr in the sets → queue |
+//! | `input` | input, filter (0) | pod→this node | established/related accept; ICMPv6 ND accept; `ct state new` and flow class in the verdict cache → log + accept; `ct state new` and saddr in the sets → queue |
 //! | `output` | output, filter (0) | this node→its pods | established/related accept; daddr in the sets accept (the health-check exception) |
 //!
 //! Why these priorities: Service DNAT runs at `dstnat` (-100) in prerouting and output, and
@@ -38,6 +38,15 @@
 //! this at startup. Both spread new connections over `queue_base..queue_base+queues` by CPU
 //! (`fanout`), and with fail-open both carry `bypass` (no listener: accept instead of drop).
 //!
+//! The verdict cache (on by default, `--verdict-cache-ttl 0` turns it off) is two more sets,
+//! `verdicts4` and `verdicts6`, keyed by `saddr . daddr . l4proto . dport`. After the workers
+//! judge a flow class *allow*, [`crate::cache`] adds it with a TTL, so later new connections of
+//! the same class are accepted in the kernel and logged to an nfnetlink_log group (read back
+//! in batches and reported like any other decision) instead of waiting for a queue round
+//! trip. Every change of the index flushes both sets, and installing or adopting the table
+//! flushes them too, so a cached allow never outlives the state that produced it by more than
+//! the cache writer's tick.
+//!
 //! Start reading at [`model::Ruleset::desired`], then [`Syncer`].
 
 pub mod detect;
@@ -53,13 +62,17 @@ pub(crate) mod testns;
 mod tests;
 
 pub use detect::detect_queue_statement;
-pub use model::{QueueStatement, RulesetConfig};
+pub use model::{QueueStatement, RulesetConfig, VerdictCacheSpec};
 pub use syncer::Syncer;
 
 /// Name of the set of selected local IPv4 pod addresses.
 pub const SET_V4: &str = "pods4";
 /// Name of the set of selected local IPv6 pod addresses.
 pub const SET_V6: &str = "pods6";
+/// Name of the IPv4 verdict cache set (`ipv4_addr . ipv4_addr . inet_proto . inet_service`).
+pub const CACHE_V4: &str = "verdicts4";
+/// Name of the IPv6 verdict cache set (`ipv6_addr . ipv6_addr . inet_proto . inet_service`).
+pub const CACHE_V6: &str = "verdicts6";
 /// Most elements in one set-element message: about 4,000 IPv4 elements overflow a 16-bit
 /// netlink attribute length.
 pub const ELEMENTS_PER_MESSAGE: usize = 1000;

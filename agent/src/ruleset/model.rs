@@ -36,6 +36,28 @@ pub struct RulesetConfig {
     pub queues: u16,
     /// Set `bypass` on the queue rule (`--fail-open`).
     pub fail_open: bool,
+    /// The kernel verdict cache (`--verdict-cache-ttl`, 0 turns it off).
+    pub verdict_cache: Option<VerdictCacheSpec>,
+}
+
+/// The kernel verdict cache: sets of flow classes (source, destination, protocol, destination
+/// port) that the agent judged *allow*, accepted in the kernel without a queue round trip and
+/// logged to an nfnetlink_log group so that each such connection is still reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerdictCacheSpec {
+    /// How long an entry lives unless the cache is flushed first (every index change flushes).
+    pub ttl: std::time::Duration,
+    /// The nfnetlink_log group the cached-accept rules log to.
+    pub log_group: u16,
+}
+
+impl Default for VerdictCacheSpec {
+    fn default() -> Self {
+        VerdictCacheSpec {
+            ttl: std::time::Duration::from_secs(30),
+            log_group: 100,
+        }
+    }
 }
 
 impl Default for RulesetConfig {
@@ -45,6 +67,7 @@ impl Default for RulesetConfig {
             queue_base: 100,
             queues: 1,
             fail_open: true,
+            verdict_cache: Some(VerdictCacheSpec::default()),
         }
     }
 }
@@ -100,6 +123,9 @@ pub enum Match {
     NeighbourDiscovery,
     /// `ip saddr @pods4` and the like.
     AddrInSet(Family, AddrField),
+    /// `ip saddr . ip daddr . meta l4proto . th dport @verdicts4` (or `ip6` and `@verdicts6`):
+    /// the flow class is in the verdict cache.
+    CachedAllow(Family),
 }
 
 /// What a matching rule does.
@@ -109,6 +135,8 @@ pub enum Action {
     Accept,
     /// Hand the packet to the verdict workers.
     Queue,
+    /// `log group G accept`: accept, and copy the headers to the verdict cache's log group.
+    LogAccept,
 }
 
 /// One rule: all matches, then the action.
@@ -166,6 +194,9 @@ pub struct Ruleset {
     pub table: String,
     /// The queue statement every `Queue` action uses.
     pub queue: QueueSpec,
+    /// The verdict cache, if on (its sets exist either way, so turning it on or off is a
+    /// rule change only).
+    pub verdict_cache: Option<VerdictCacheSpec>,
     /// Base chains.
     pub chains: Vec<ChainSpec>,
 }
@@ -177,6 +208,13 @@ fn queue_from(family: Family, field: AddrField) -> RuleSpec {
     RuleSpec {
         matches: vec![Match::New, Match::AddrInSet(family, field)],
         action: Action::Queue,
+    }
+}
+
+fn cached_allow(family: Family) -> RuleSpec {
+    RuleSpec {
+        matches: vec![Match::New, Match::CachedAllow(family)],
+        action: Action::LogAccept,
     }
 }
 
@@ -194,6 +232,13 @@ impl Ruleset {
         use Family::{V4, V6};
         let established = || accept(vec![Match::Established]);
         let nd = || accept(vec![Match::NeighbourDiscovery]);
+        // Cached allows go before the queue rules; without a cache there are none.
+        let cached = || -> Vec<RuleSpec> {
+            match cfg.verdict_cache {
+                Some(_) => vec![cached_allow(V4), cached_allow(V6)],
+                None => Vec::new(),
+            }
+        };
         Ruleset {
             table: cfg.table_name.clone(),
             queue: QueueSpec {
@@ -202,30 +247,34 @@ impl Ruleset {
                 total: cfg.queues.max(1),
                 bypass: cfg.fail_open,
             },
+            verdict_cache: cfg.verdict_cache,
             chains: vec![
                 ChainSpec {
                     name: "forward",
                     hook: Hook::Forward,
                     priority: PRIORITY_FILTER,
-                    rules: vec![
-                        established(),
-                        nd(),
-                        queue_from(V4, Source),
-                        queue_from(V4, Destination),
-                        queue_from(V6, Source),
-                        queue_from(V6, Destination),
-                    ],
+                    rules: [
+                        vec![established(), nd()],
+                        cached(),
+                        vec![
+                            queue_from(V4, Source),
+                            queue_from(V4, Destination),
+                            queue_from(V6, Source),
+                            queue_from(V6, Destination),
+                        ],
+                    ]
+                    .concat(),
                 },
                 ChainSpec {
                     name: "input",
                     hook: Hook::Input,
                     priority: PRIORITY_FILTER,
-                    rules: vec![
-                        established(),
-                        nd(),
-                        queue_from(V4, Source),
-                        queue_from(V6, Source),
-                    ],
+                    rules: [
+                        vec![established(), nd()],
+                        cached(),
+                        vec![queue_from(V4, Source), queue_from(V6, Source)],
+                    ]
+                    .concat(),
                 },
                 ChainSpec {
                     name: "output",

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use verdict_engine::SelectedIps;
 
 use super::model::{Action, AddrField, Family, Match, QueueSpec, QueueStatement, Ruleset};
-use super::{SET_V4, SET_V6};
+use super::{CACHE_V4, CACHE_V6, SET_V4, SET_V6};
 
 fn priority(p: i32) -> String {
     match p {
@@ -34,6 +34,12 @@ fn match_text(m: &Match) -> String {
                 AddrField::Destination => "daddr",
             };
             format!("{proto} {field} @{set}")
+        }
+        Match::CachedAllow(Family::V4) => {
+            format!("ip saddr . ip daddr . meta l4proto . th dport @{CACHE_V4}")
+        }
+        Match::CachedAllow(Family::V6) => {
+            format!("ip6 saddr . ip6 daddr . meta l4proto . th dport @{CACHE_V6}")
         }
     }
 }
@@ -69,6 +75,14 @@ pub fn nft_text(ruleset: &Ruleset, ips: &SelectedIps) -> String {
     let _ = writeln!(out, "\tset {SET_V6} {{\n\t\ttype ipv6_addr");
     elements(&mut out, ips.v6.iter());
     out.push_str("\t}\n");
+    let ttl = ruleset.verdict_cache.unwrap_or_default().ttl;
+    for (set, addr) in [(CACHE_V4, "ipv4_addr"), (CACHE_V6, "ipv6_addr")] {
+        let _ = writeln!(
+            out,
+            "\tset {set} {{\n\t\ttype {addr} . {addr} . inet_proto . inet_service\n\t\tflags timeout\n\t\ttimeout {}s\n\t}}",
+            ttl.as_secs()
+        );
+    }
     for chain in &ruleset.chains {
         let _ = writeln!(out, "\tchain {} {{", chain.name);
         let _ = writeln!(
@@ -82,6 +96,10 @@ pub fn nft_text(ruleset: &Ruleset, ips: &SelectedIps) -> String {
             words.push(match rule.action {
                 Action::Accept => "accept".into(),
                 Action::Queue => queue_text(&ruleset.queue),
+                Action::LogAccept => format!(
+                    "log group {} accept",
+                    ruleset.verdict_cache.map_or(0, |c| c.log_group)
+                ),
             });
             let _ = writeln!(out, "\t\t{}", words.join(" "));
         }

@@ -10,7 +10,7 @@ use rustables::{Batch, Chain, MsgType, Rule};
 use verdict_engine::SelectedIps;
 
 use super::diff::ElementDiff;
-use super::model::{QueueStatement, Ruleset, RulesetConfig};
+use super::model::{QueueStatement, Ruleset, RulesetConfig, VerdictCacheSpec};
 use super::{encode, render};
 
 fn ips(v4: &[&str], v6: &[&str]) -> SelectedIps {
@@ -32,6 +32,7 @@ fn cfg(queues: u16, fail_open: bool) -> RulesetConfig {
         queue_base: 100,
         queues,
         fail_open,
+        verdict_cache: Some(VerdictCacheSpec::default()),
     }
 }
 
@@ -45,10 +46,22 @@ table inet kube-verdict {
 \t\ttype ipv6_addr
 \t\telements = { fd00::5 }
 \t}
+\tset verdicts4 {
+\t\ttype ipv4_addr . ipv4_addr . inet_proto . inet_service
+\t\tflags timeout
+\t\ttimeout 30s
+\t}
+\tset verdicts6 {
+\t\ttype ipv6_addr . ipv6_addr . inet_proto . inet_service
+\t\tflags timeout
+\t\ttimeout 30s
+\t}
 \tchain forward {
 \t\ttype filter hook forward priority filter; policy accept;
 \t\tct state established,related accept
 \t\ticmpv6 type 133-137 accept
+\t\tct state new ip saddr . ip daddr . meta l4proto . th dport @verdicts4 log group 100 accept
+\t\tct state new ip6 saddr . ip6 daddr . meta l4proto . th dport @verdicts6 log group 100 accept
 \t\tct state new ip saddr @pods4 queue num 100-101 bypass,fanout
 \t\tct state new ip daddr @pods4 queue num 100-101 bypass,fanout
 \t\tct state new ip6 saddr @pods6 queue num 100-101 bypass,fanout
@@ -58,6 +71,8 @@ table inet kube-verdict {
 \t\ttype filter hook input priority filter; policy accept;
 \t\tct state established,related accept
 \t\ticmpv6 type 133-137 accept
+\t\tct state new ip saddr . ip daddr . meta l4proto . th dport @verdicts4 log group 100 accept
+\t\tct state new ip6 saddr . ip6 daddr . meta l4proto . th dport @verdicts6 log group 100 accept
 \t\tct state new ip saddr @pods4 queue num 100-101 bypass,fanout
 \t\tct state new ip6 saddr @pods6 queue num 100-101 bypass,fanout
 \t}
@@ -255,6 +270,7 @@ mod privileged {
     use super::super::testns::{self, NODE_V4, NodeAndPod, POD_V4};
     use super::super::{QueueStatement, RulesetConfig, Syncer, detect_queue_statement};
     use super::ips;
+    use crate::ruleset::VerdictCacheSpec;
 
     fn listing(ns: &testns::Netns, what: &[&str]) -> String {
         let mut args = vec!["nft", "list"];
@@ -273,6 +289,7 @@ mod privileged {
             queue_base: 100,
             queues: 2,
             fail_open: true,
+            verdict_cache: Some(VerdictCacheSpec::default()),
         };
         let statement = ns
             .enter(|| detect_queue_statement(&cfg.table_name))
@@ -299,9 +316,34 @@ mod privileged {
             "queue",
             "10.1.0.1",
             "fd01::1",
+            // nft reads the verdict cache sets and rules back as written: key type, timeout,
+            // and the register layout of the concatenation.
+            "type ipv4_addr . ipv4_addr . inet_proto . inet_service",
+            "type ipv6_addr . ipv6_addr . inet_proto . inet_service",
+            "timeout 30s",
+            "ct state new ip saddr . ip daddr . meta l4proto . th dport @verdicts4 log group 100 accept",
+            "ct state new ip6 saddr . ip6 daddr . meta l4proto . th dport @verdicts6 log group 100 accept",
         ] {
             assert!(table.contains(line), "missing {line:?} in:\n{table}");
         }
+        // Cache entries written the agent's way read back as the flow they encode.
+        let key = crate::cache::CacheKey::for_flow(&verdict_engine::Flow {
+            src_ip: "10.1.0.1".parse().unwrap(),
+            src_port: 40000,
+            dst_ip: "10.1.0.2".parse().unwrap(),
+            dst_port: 8080,
+            protocol: verdict_engine::Protocol::Tcp,
+        })
+        .unwrap();
+        for batch in crate::ruleset::encode::cache_add("kv-test", &[key]).unwrap() {
+            ns.enter(|| super::super::detect::send(batch, "kv-test", "cache add"))
+                .unwrap();
+        }
+        let cache4 = listing(&ns, &["set", "inet", "kv-test", "verdicts4"]);
+        assert!(
+            cache4.contains("10.1.0.1 . 10.1.0.2 . tcp . 8080"),
+            "{cache4}"
+        );
 
         let second = ips(&["10.1.0.2", "10.1.0.3"], &[]);
         let outcome = ns.enter(|| syncer.sync(&second)).unwrap();
@@ -335,6 +377,19 @@ mod privileged {
             set4.contains("10.1.0.9") && !set4.contains("10.1.0.2"),
             "{set4}"
         );
+        let cache4 = listing(&ns, &["set", "inet", "kv-test", "verdicts4"]);
+        assert!(
+            !cache4.contains("10.1.0.1 ."),
+            "adopting flushes the verdict cache: {cache4}"
+        );
+        ns.enter(|| {
+            super::super::detect::send(
+                crate::ruleset::encode::cache_flush("kv-test"),
+                "kv-test",
+                "flush",
+            )
+        })
+        .unwrap();
 
         ns.enter(|| adopted.remove()).unwrap();
         assert!(!listing(&ns, &["tables"]).contains("kv-test"));
@@ -385,6 +440,7 @@ mod privileged {
                 queue_base: 200,
                 queues: 1,
                 fail_open,
+                verdict_cache: None,
             };
             let syncer = net
                 .node

@@ -1,0 +1,120 @@
+//! Reports the connections the kernel accepted from the verdict cache, read back from the
+//! cache rules' nfnetlink_log group.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use tracing::debug;
+use verdict_engine::{Index, Verdict};
+
+use crate::nflog::{LogConfig, LogListener, LoggedPacket};
+use crate::packet;
+use crate::queue::judge::{NodeDecision, judge};
+use crate::queue::{Counters, DecisionSink};
+
+/// The running reader thread. Dropping it stops the thread (within the receive timeout).
+#[derive(Debug)]
+pub struct CacheLogReader {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl CacheLogReader {
+    /// Binds log group `group` in the current network namespace, then reads it on a thread.
+    ///
+    /// Each logged packet is judged again on the current index, which is the decision that
+    /// was cached (any index change flushes the cache), counted like a queued decision and,
+    /// with `decisions`, handed to telemetry marked `cached`.
+    ///
+    /// # Errors
+    /// When the log group cannot be bound (another process holds it, or no CAP_NET_ADMIN).
+    pub fn start(
+        group: u16,
+        node: Arc<str>,
+        snapshot: Arc<ArcSwap<Index>>,
+        counters: Arc<Counters>,
+        decisions: Option<DecisionSink>,
+    ) -> Result<CacheLogReader, crate::nflog::Error> {
+        let listener = LogListener::open(&LogConfig {
+            group,
+            ..LogConfig::default()
+        })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = std::thread::Builder::new()
+            .name("verdict-cache-log".into())
+            .spawn({
+                let stop = stop.clone();
+                move || run(listener, node, snapshot, counters, decisions, stop)
+            })
+            .map_err(|source| crate::nflog::Error::Socket {
+                what: "spawn the log reader thread",
+                source,
+            })?;
+        Ok(CacheLogReader {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for CacheLogReader {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run(
+    mut listener: LogListener,
+    node: Arc<str>,
+    snapshot: Arc<ArcSwap<Index>>,
+    counters: Arc<Counters>,
+    decisions: Option<DecisionSink>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut batch: Vec<LoggedPacket> = Vec::new();
+    while !stop.load(Relaxed) {
+        if let Err(e) = listener.recv_batch(&mut batch) {
+            debug!(error = %e, "verdict cache log receive failed");
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        counters
+            .cache_log_overruns
+            .store(listener.overruns(), Relaxed);
+        let index = snapshot.load();
+        for logged in batch.drain(..) {
+            let Ok(flow) = packet::parse(&logged.payload) else {
+                continue;
+            };
+            let judgement = judge(&index, &node, &flow);
+            counters.cache_hits.fetch_add(1, Relaxed);
+            if judgement.verdict == Verdict::Deny {
+                // Accepted from a cache entry that a change in the last tick made stale.
+                counters.cache_hits_now_denied.fetch_add(1, Relaxed);
+            }
+            if !judgement.owned() {
+                continue;
+            }
+            counters.count_decision(judgement.verdict, judgement.tier());
+            if let Some(sink) = &decisions {
+                let decision = NodeDecision {
+                    flow,
+                    judgement,
+                    node: node.clone(),
+                    queue: None,
+                    hold: Duration::ZERO,
+                    at: SystemTime::now(),
+                };
+                if !sink.push(decision) {
+                    counters.dropped_decisions.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+}
