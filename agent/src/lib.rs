@@ -27,6 +27,8 @@
 //! Licence: the agent links rustables (GPL-3.0-or-later), so this binary as distributed is
 //! GPL-3.0-or-later; see NOTICE.
 
+pub mod error;
+
 // Dataplane half.
 pub mod cache;
 pub mod packet;
@@ -41,3 +43,5 @@ pub mod metrics;
 pub mod nflog;
 pub mod run;
 pub mod watch;
+
+pub use error::{Error, Result};

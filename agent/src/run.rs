@@ -44,53 +44,16 @@ use crate::health::{Condition, Health};
 use crate::metrics::{DataplaneSample, DataplaneSource, LatencySample, Metrics};
 use crate::queue::{Counters, WorkerConfig, Workers};
 use crate::ruleset::{RulesetConfig, Syncer, VerdictCacheSpec};
-use crate::{conntrack, health, metrics, watch};
+use crate::{Error, Result, conntrack, health, metrics, watch};
 
 /// How long the sync loop waits before retrying a refused ruleset update.
 const SYNC_RETRY: Duration = Duration::from_secs(1);
-
-/// Why the agent stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The kubeconfig could not be read or used.
-    #[error("kubeconfig: {0}")]
-    Kubeconfig(String),
-    /// The API client could not be built.
-    #[error("building the Kubernetes client")]
-    Client(#[source] kube::Error),
-    /// A listen address could not be bound.
-    #[error("listening on {addr} ({what})")]
-    Listen {
-        /// The address.
-        addr: SocketAddr,
-        /// Which server.
-        what: &'static str,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A signal handler could not be installed.
-    #[error("installing signal handlers")]
-    Signal(#[source] std::io::Error),
-    /// The verdict workers could not start.
-    #[error("starting the verdict workers")]
-    Queue(#[source] crate::queue::Error),
-    /// The ruleset could not be installed.
-    #[error("installing the nftables ruleset")]
-    Ruleset(#[source] crate::ruleset::Error),
-    /// The verdict cache's log group could not be bound (another process holds it?).
-    #[error("binding the verdict cache's log group")]
-    CacheLog(#[source] crate::nflog::Error),
-    /// A task the agent needs ended.
-    #[error("the {0} task ended unexpectedly")]
-    TaskEnded(String),
-}
 
 /// Runs the agent until SIGTERM or SIGINT (`Ok`), or until a part of it fails (`Err`).
 ///
 /// # Errors
 /// See [`Error`]; each names what failed.
-pub async fn run(config: Config) -> Result<(), Error> {
+pub async fn run(config: Config) -> Result<()> {
     announce(&config);
     let mut signals = Signals::install()?;
     let client = client(&config).await?;
@@ -157,8 +120,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
         published.snapshot.clone(),
         None,
         counters.clone(),
-    )
-    .map_err(Error::Queue)?;
+    )?;
     health.mark(Condition::WorkersRunning);
 
     let ruleset_config = RulesetConfig {
@@ -173,8 +135,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
     let syncer =
         tokio::task::spawn_blocking(move || Syncer::install_or_adopt(&ruleset_config, &selected))
             .await
-            .map_err(|e| Error::TaskEnded(format!("ruleset install ({e})")))?
-            .map_err(Error::Ruleset)?;
+            .map_err(|e| Error::TaskEnded(format!("ruleset install ({e})")))??;
     metrics.observe_ruleset_sync(started.elapsed());
     metrics.set_queue_statement(syncer.queue_statement().as_str());
     // The cache writer's first act is a flush, so it starts once the table exists.
@@ -255,7 +216,7 @@ fn announce(config: &Config) {
     }
 }
 
-async fn client(config: &Config) -> Result<Client, Error> {
+async fn client(config: &Config) -> Result<Client> {
     let kube_config = match &config.kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
@@ -270,7 +231,7 @@ async fn client(config: &Config) -> Result<Client, Error> {
     Client::try_from(kube_config).map_err(Error::Client)
 }
 
-async fn bind(addr: SocketAddr, what: &'static str) -> Result<tokio::net::TcpListener, Error> {
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Listen { addr, what, source })
@@ -338,7 +299,7 @@ fn start_verdict_cache(
     feed: &CacheFeed,
     snapshot: Arc<ArcSwap<Index>>,
     counters: Arc<Counters>,
-) -> Result<(CacheWriter, CacheLogReader), Error> {
+) -> Result<(CacheWriter, CacheLogReader)> {
     let writer = CacheWriter::start(
         cache::WriterConfig {
             table: config.table_name.clone(),
@@ -356,7 +317,13 @@ fn start_verdict_cache(
         counters,
         None,
     )
-    .map_err(Error::CacheLog)?;
+    // The error names the nflog step but not whose group it is.
+    .inspect_err(|_| {
+        error!(
+            log_group = spec.log_group,
+            "could not bind the verdict cache's log group"
+        )
+    })?;
     info!(
         ttl_seconds = spec.ttl.as_secs(),
         log_group = spec.log_group,
@@ -403,7 +370,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn install() -> Result<Signals, Error> {
+    fn install() -> Result<Signals> {
         Ok(Signals {
             term: signal(SignalKind::terminate()).map_err(Error::Signal)?,
             int: signal(SignalKind::interrupt()).map_err(Error::Signal)?,

@@ -3,7 +3,9 @@
 //! - with the API server stopped for 30 s, enforcement is unchanged, the outage is logged once,
 //!   and a policy change made after the server returns is enforced;
 //! - SIGKILL under a connection load: fail-open keeps new connections flowing (counted) and
-//!   established ones survive the restart; fail-closed never lets a denied connection through.
+//!   established ones survive the restart; fail-closed never lets a denied connection through
+//!   (with the verdict cache on, classes allowed before the kill keep connecting from the
+//!   cache; with it off, nothing new connects at all).
 //!
 //! Needs root and the control-plane binaries; runs when `VERDICT_E2E` is set.
 
@@ -327,10 +329,39 @@ async fn sigkill_with_fail_open_keeps_connections_flowing() {
     echo(&mut established).expect("the established connection survived the restart");
 }
 
+/// Fail-closed, with the kernel verdict cache on (the default): while the agent is dead no
+/// denied connection succeeds, and new connections of a class judged *allow* before the kill
+/// keep being accepted from the cache (as established connections keep flowing); nothing else
+/// gets through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_with_fail_closed_never_admits_a_denied_connection() {
     verdict_e2e::skip_unless_e2e!();
-    let (env, s, a, b) = setup(&["--fail-open=false"]).await;
+    fail_closed_restart(&["--fail-open=false"], AllowedWhileDead::FromTheCache).await;
+}
+
+/// Fail-closed with the verdict cache off: while the agent is dead not a single new connection
+/// is admitted, allowed or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_with_fail_closed_and_no_cache_admits_nothing_new() {
+    verdict_e2e::skip_unless_e2e!();
+    fail_closed_restart(
+        &["--fail-open=false", "--verdict-cache-ttl=0"],
+        AllowedWhileDead::None,
+    )
+    .await;
+}
+
+/// What the allowed client may do while the agent is dead.
+#[derive(PartialEq)]
+enum AllowedWhileDead {
+    /// Nothing new connects.
+    None,
+    /// Its connections keep connecting, accepted from the verdict cache.
+    FromTheCache,
+}
+
+async fn fail_closed_restart(flags: &[&str], allowed_while_dead: AllowedWhileDead) {
+    let (env, s, a, b) = setup(flags).await;
     common::apply_policy(&env.client, &only_a_policy()).await;
     let to = addr(&s, 80);
     wait_for("b denied", Duration::from_secs(10), || {
@@ -353,23 +384,29 @@ async fn sigkill_with_fail_closed_never_admits_a_denied_connection() {
     let (a_ok_at_kill, _) = allowed_load.counts();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (a_ok_while_down, _) = allowed_load.counts();
-    env.start_agent(&server_node, &["--fail-open=false"]);
+    env.start_agent(&server_node, flags);
     env.wait_ready(&server_node, Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (b_ok, b_failed) = denied_load.stop();
     let (a_ok, _) = allowed_load.stop();
 
     eprintln!(
-        "[agent-e2e] fail-closed: denied client {b_ok} ok / {b_failed} failed; allowed client \
-               {} new connections while the agent was dead",
+        "[agent-e2e] fail-closed {flags:?}: denied client {b_ok} ok / {b_failed} failed; allowed \
+         client {} new connections while the agent was dead",
         a_ok_while_down - a_ok_at_kill
     );
     assert_eq!(b_ok, 0, "no denied connection ever succeeded");
     assert!(b_failed > 10, "the denied client kept trying");
-    assert_eq!(
-        a_ok_while_down, a_ok_at_kill,
-        "fail-closed: no unjudged connection while the agent was dead"
-    );
+    match allowed_while_dead {
+        AllowedWhileDead::None => assert_eq!(
+            a_ok_while_down, a_ok_at_kill,
+            "fail-closed without a cache: no unjudged connection while the agent was dead"
+        ),
+        AllowedWhileDead::FromTheCache => assert!(
+            a_ok_while_down > a_ok_at_kill + 10,
+            "the allowed class stays cached while the agent is dead"
+        ),
+    }
     assert!(
         a_ok > a_ok_while_down,
         "allowed connections resume after the restart"

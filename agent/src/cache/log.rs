@@ -14,6 +14,7 @@ use crate::nflog::{LogConfig, LogListener, LoggedPacket};
 use crate::packet;
 use crate::queue::judge::{NodeDecision, judge};
 use crate::queue::{Counters, DecisionSink};
+use crate::{Error, Result};
 
 /// The running reader thread. Dropping it stops the thread (within the receive timeout).
 #[derive(Debug)]
@@ -37,7 +38,7 @@ impl CacheLogReader {
         snapshot: Arc<ArcSwap<Index>>,
         counters: Arc<Counters>,
         decisions: Option<DecisionSink>,
-    ) -> Result<CacheLogReader, crate::nflog::Error> {
+    ) -> Result<CacheLogReader> {
         let listener = LogListener::open(&LogConfig {
             group,
             ..LogConfig::default()
@@ -49,7 +50,7 @@ impl CacheLogReader {
                 let stop = stop.clone();
                 move || run(listener, node, snapshot, counters, decisions, stop)
             })
-            .map_err(|source| crate::nflog::Error::Socket {
+            .map_err(|source| Error::NflogSocket {
                 what: "spawn the log reader thread",
                 source,
             })?;

@@ -24,34 +24,13 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use verdict_engine::Index;
 
+use crate::Result;
 use crate::metrics::Metrics;
 use message::Side;
 use select::IndexJudge;
 
 /// How long strict mode lets a burst of snapshots settle before scanning.
 pub const COALESCE: Duration = Duration::from_millis(200);
-
-/// Why a strict-mode scan failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A socket call failed.
-    #[error("conntrack netlink: {what}")]
-    Socket {
-        /// The call that failed.
-        what: &'static str,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The kernel refused a request.
-    #[error("conntrack netlink: the kernel refused the {what} (errno {errno})")]
-    Kernel {
-        /// The request.
-        what: &'static str,
-        /// The errno.
-        errno: i32,
-    },
-}
 
 /// What one scan did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -66,7 +45,7 @@ pub struct Scan {
 ///
 /// # Errors
 /// Any socket or kernel failure; entries deleted before it stay deleted.
-pub fn scan(node: &str, old: &Index, new: &Index) -> Result<Scan, Error> {
+pub fn scan(node: &str, old: &Index, new: &Index) -> Result<Scan> {
     let selected = new.selected_pod_ips(node);
     let ips: Vec<IpAddr> = selected
         .v4

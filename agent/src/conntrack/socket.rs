@@ -10,8 +10,8 @@ use nix::sys::socket::{
 };
 use nix::sys::time::{TimeVal, TimeValLike};
 
-use super::Error;
 use super::message::{self, Entry, Reply, Side};
+use crate::{Error, Result};
 
 const ENOENT: i32 = 2;
 
@@ -29,11 +29,11 @@ impl Conntrack {
     /// Opens and binds the socket.
     ///
     /// # Errors
-    /// [`Error::Socket`] when the socket cannot be created or configured (no CAP_NET_ADMIN, or no
-    /// conntrack netlink support).
-    pub fn open() -> Result<Self, Error> {
+    /// [`Error::ConntrackSocket`] when the socket cannot be created or configured (no
+    /// CAP_NET_ADMIN, or no conntrack netlink support).
+    pub fn open() -> Result<Self> {
         let io = |what: &'static str| {
-            move |e: nix::Error| Error::Socket {
+            move |e: nix::Error| Error::ConntrackSocket {
                 what,
                 source: e.into(),
             }
@@ -64,23 +64,23 @@ impl Conntrack {
         self.seq
     }
 
-    fn send(&self, msg: &[u8], what: &'static str) -> Result<(), Error> {
+    fn send(&self, msg: &[u8], what: &'static str) -> Result<()> {
         sendto(
             self.fd.as_raw_fd(),
             msg,
             &NetlinkAddr::new(0, 0),
             MsgFlags::empty(),
         )
-        .map_err(|e| Error::Socket {
+        .map_err(|e| Error::ConntrackSocket {
             what,
             source: e.into(),
         })?;
         Ok(())
     }
 
-    fn receive(&mut self, what: &'static str) -> Result<Vec<Reply>, Error> {
+    fn receive(&mut self, what: &'static str) -> Result<Vec<Reply>> {
         let n = recv(self.fd.as_raw_fd(), &mut self.buf, MsgFlags::empty()).map_err(|e| {
-            Error::Socket {
+            Error::ConntrackSocket {
                 what,
                 source: e.into(),
             }
@@ -91,9 +91,9 @@ impl Conntrack {
     /// Every entry whose `side` address is `ip`.
     ///
     /// # Errors
-    /// [`Error::Socket`] on I/O failure, [`Error::Kernel`] when the kernel refuses the dump (a
-    /// kernel before 5.9 answers EOPNOTSUPP to the filter).
-    pub fn dump(&mut self, ip: IpAddr, side: Side) -> Result<Vec<Entry>, Error> {
+    /// [`Error::ConntrackSocket`] on I/O failure, [`Error::ConntrackKernel`] when the kernel
+    /// refuses the dump (a kernel before 5.9 answers EOPNOTSUPP to the filter).
+    pub fn dump(&mut self, ip: IpAddr, side: Side) -> Result<Vec<Entry>> {
         let seq = self.next_seq();
         self.send(&message::dump_request(seq, ip, side), "send dump request")?;
         let mut entries = Vec::new();
@@ -104,7 +104,7 @@ impl Conntrack {
                     Reply::Unreadable => self.unreadable += 1,
                     Reply::Done => return Ok(entries),
                     Reply::Ack { errno, .. } if errno < 0 => {
-                        return Err(Error::Kernel {
+                        return Err(Error::ConntrackKernel {
                             what: "dump",
                             errno: -errno,
                         });
@@ -118,8 +118,9 @@ impl Conntrack {
     /// Deletes one entry; `Ok(false)` if it was already gone.
     ///
     /// # Errors
-    /// [`Error::Socket`] on I/O failure, [`Error::Kernel`] for any refusal but ENOENT.
-    pub fn delete(&mut self, entry: &Entry) -> Result<bool, Error> {
+    /// [`Error::ConntrackSocket`] on I/O failure, [`Error::ConntrackKernel`] for any refusal but
+    /// ENOENT.
+    pub fn delete(&mut self, entry: &Entry) -> Result<bool> {
         let seq = self.next_seq();
         self.send(&message::delete_request(seq, entry), "send delete")?;
         loop {
@@ -131,7 +132,7 @@ impl Conntrack {
                     return match errno {
                         0 => Ok(true),
                         e if e == -ENOENT => Ok(false),
-                        e => Err(Error::Kernel {
+                        e => Err(Error::ConntrackKernel {
                             what: "delete",
                             errno: -e,
                         }),

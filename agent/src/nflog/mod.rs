@@ -34,40 +34,15 @@ mod tests;
 
 use std::time::Duration;
 
-use nix::errno::Errno;
-
 use socket::{NetlinkSocket, Received};
 use wire::{Config, Message};
+
+use crate::{Error, Result};
 
 /// Receive buffer for one datagram. The kernel allocates a batch as
 /// `max(nlbufsiz, one message)`: one message with a 64 KiB copy range plus its headers, which
 /// the allocator may round up to 128 KiB, so 256 KiB always holds a datagram whole.
 const RECV_BUF_BYTES: usize = 256 << 10;
-
-/// Why the listener failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A socket call failed (or the kernel did not answer a config request in time).
-    #[error("nflog netlink: could not {what}")]
-    Socket {
-        /// What was being done.
-        what: &'static str,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The kernel refused a config request.
-    #[error(
-        "nflog netlink: the kernel refused to {what}: {} (errno {errno})",
-        Errno::from_raw(*.errno).desc()
-    )]
-    Kernel {
-        /// The request.
-        what: &'static str,
-        /// The errno (positive).
-        errno: i32,
-    },
-}
 
 /// Listener configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,11 +115,11 @@ impl LogListener {
     /// `NLM_F_ACK` and its ack is checked; a refusal becomes an error naming the step.
     ///
     /// # Errors
-    /// [`Error::Socket`] when the socket cannot be opened or configured, or a config request
-    /// gets no ack within `recv_timeout`; [`Error::Kernel`] when the kernel refuses a step
-    /// (binding: EPERM when another socket holds the group or without CAP_NET_ADMIN, EBUSY when
-    /// this socket already holds it).
-    pub fn open(cfg: &LogConfig) -> Result<LogListener, Error> {
+    /// [`Error::NflogSocket`] when the socket cannot be opened or configured, or a config
+    /// request gets no ack within `recv_timeout`; [`Error::NflogKernel`] when the kernel refuses
+    /// a step (binding: EPERM when another socket holds the group or without CAP_NET_ADMIN,
+    /// EBUSY when this socket already holds it).
+    pub fn open(cfg: &LogConfig) -> Result<LogListener> {
         let mut listener = LogListener {
             socket: NetlinkSocket::open(cfg.recv_timeout)?,
             buf: vec![0; RECV_BUF_BYTES],
@@ -161,7 +136,7 @@ impl LogListener {
 
     /// Sends one config request and waits for its ack. The kernel acks during `sendto`, so the
     /// ack is already queued; packets logged meanwhile are kept for `recv_batch`.
-    fn configure(&mut self, group: u16, step: Config) -> Result<(), Error> {
+    fn configure(&mut self, group: u16, step: Config) -> Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
         self.socket
@@ -175,7 +150,7 @@ impl LogListener {
                     match sorted.ack {
                         Some(0) => return Ok(()),
                         Some(errno) => {
-                            return Err(Error::Kernel {
+                            return Err(Error::NflogKernel {
                                 what: step.what(),
                                 errno: errno.saturating_abs(),
                             });
@@ -186,7 +161,7 @@ impl LogListener {
                 Received::Overrun => self.overruns += 1,
                 Received::Interrupted => {}
                 Received::TimedOut => {
-                    return Err(Error::Socket {
+                    return Err(Error::NflogSocket {
                         what: step.what(),
                         source: std::io::Error::new(
                             std::io::ErrorKind::TimedOut,
@@ -206,9 +181,9 @@ impl LogListener {
     /// blocking.
     ///
     /// # Errors
-    /// [`Error::Socket`] when `recv` fails otherwise (the socket is unusable; open a new
+    /// [`Error::NflogSocket`] when `recv` fails otherwise (the socket is unusable; open a new
     /// listener).
-    pub fn recv_batch(&mut self, out: &mut Vec<LoggedPacket>) -> Result<usize, Error> {
+    pub fn recv_batch(&mut self, out: &mut Vec<LoggedPacket>) -> Result<usize> {
         if !self.pending.is_empty() {
             let n = self.pending.len();
             out.append(&mut self.pending);

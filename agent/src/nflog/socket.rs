@@ -12,7 +12,7 @@ use nix::sys::socket::{
 use nix::sys::time::{TimeVal, TimeValLike};
 use tracing::debug;
 
-use super::Error;
+use crate::{Error, Result};
 
 /// Receive buffer the socket asks for: room for bursts of log batches while the reader is busy.
 const RCVBUF_BYTES: usize = 8 << 20;
@@ -50,9 +50,9 @@ pub(super) struct NetlinkSocket {
 impl NetlinkSocket {
     /// Opens and binds the socket, enlarges its receive buffer (best effort) and sets the
     /// receive timeout (clamped to 1 ms ..= 1 h).
-    pub(super) fn open(recv_timeout: Duration) -> Result<Self, Error> {
+    pub(super) fn open(recv_timeout: Duration) -> Result<Self> {
         let io = |what: &'static str| {
-            move |e: Errno| Error::Socket {
+            move |e: Errno| Error::NflogSocket {
                 what,
                 source: e.into(),
             }
@@ -83,14 +83,14 @@ impl NetlinkSocket {
     }
 
     /// Sends one request to the kernel.
-    pub(super) fn send(&self, msg: &[u8], what: &'static str) -> Result<(), Error> {
+    pub(super) fn send(&self, msg: &[u8], what: &'static str) -> Result<()> {
         sendto(
             self.fd.as_raw_fd(),
             msg,
             &NetlinkAddr::new(0, 0),
             MsgFlags::empty(),
         )
-        .map_err(|e| Error::Socket {
+        .map_err(|e| Error::NflogSocket {
             what,
             source: e.into(),
         })?;
@@ -98,7 +98,7 @@ impl NetlinkSocket {
     }
 
     /// Receives one datagram into `buf`, waiting up to the receive timeout.
-    pub(super) fn recv(&self, buf: &mut [u8], what: &'static str) -> Result<Received, Error> {
+    pub(super) fn recv(&self, buf: &mut [u8], what: &'static str) -> Result<Received> {
         // With MSG_TRUNC, netlink returns the datagram's real length even when it did not fit.
         match recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_TRUNC) {
             Ok(n) => Ok(Received::Datagram {
@@ -108,7 +108,7 @@ impl NetlinkSocket {
             Err(Errno::EAGAIN) => Ok(Received::TimedOut),
             Err(Errno::EINTR) => Ok(Received::Interrupted),
             Err(Errno::ENOBUFS) => Ok(Received::Overrun),
-            Err(e) => Err(Error::Socket {
+            Err(e) => Err(Error::NflogSocket {
                 what,
                 source: e.into(),
             }),

@@ -497,7 +497,7 @@ fn sorting_a_datagram_keeps_packets_and_the_awaited_ack() {
 
 #[test]
 fn kernel_errors_name_the_step_and_the_errno() {
-    let err = super::Error::Kernel {
+    let err = crate::Error::NflogKernel {
         what: Config::Bind.what(),
         errno: 1,
     };
@@ -539,7 +539,8 @@ mod privileged {
     use std::net::{IpAddr, SocketAddr, UdpSocket};
     use std::time::{Duration, Instant};
 
-    use super::super::{Error, LogConfig, LogListener, LoggedPacket};
+    use super::super::{LogConfig, LogListener, LoggedPacket};
+    use crate::Error;
     use crate::ruleset::testns::{self, Netns};
 
     /// The test table: port 9999 logs without a prefix, 9998 with one. nft 1.0.6 rejects the
@@ -766,7 +767,7 @@ mod privileged {
         ns.enter(|| {
             let first = LogListener::open(&config(7)).expect("first bind");
             match LogListener::open(&config(7)) {
-                Err(Error::Kernel { what, errno }) => {
+                Err(Error::NflogKernel { what, errno }) => {
                     assert_eq!(errno, 1, "EPERM");
                     assert!(what.starts_with("bind the log group"), "{what}");
                 }

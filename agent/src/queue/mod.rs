@@ -46,31 +46,11 @@ use std::thread::JoinHandle;
 use arc_swap::ArcSwap;
 use verdict_engine::Index;
 
+use crate::{Error, Result};
+
 pub use counters::{Counters, LatencyHistogram, LatencySnapshot};
 pub use handoff::{DecisionSink, DecisionTap, handoff};
 pub use judge::NodeDecision;
-
-/// Why the workers could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Opening or configuring the nfnetlink_queue socket failed.
-    #[error("queue {queue}: {what}")]
-    Queue {
-        /// Queue number.
-        queue: u16,
-        /// What failed (`bind` gets EPERM when another process holds the queue).
-        what: &'static str,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The configuration is impossible.
-    #[error("invalid worker configuration: {0}")]
-    Config(String),
-}
-
-/// Result with the workers' error.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How the workers run.
 #[derive(Clone, Debug)]
@@ -144,13 +124,13 @@ impl Workers {
         counters: Arc<Counters>,
     ) -> Result<Workers> {
         if cfg.queues == 0 || cfg.queues > 16 {
-            return Err(Error::Config(format!(
+            return Err(Error::QueueConfig(format!(
                 "queues must be 1..=16, got {}",
                 cfg.queues
             )));
         }
         if u32::from(cfg.queue_base) + u32::from(cfg.queues) > 65536 {
-            return Err(Error::Config("queue numbers exceed 65535".into()));
+            return Err(Error::QueueConfig("queue numbers exceed 65535".into()));
         }
         let mut queues = Vec::with_capacity(usize::from(cfg.queues));
         for i in 0..cfg.queues {
@@ -178,7 +158,7 @@ impl Workers {
             let handle = std::thread::Builder::new()
                 .name(format!("verdict-{}", ctx.queue_num))
                 .spawn(move || worker::run(queue, ctx))
-                .map_err(|source| Error::Queue {
+                .map_err(|source| Error::QueueSocket {
                     queue: cfg.queue_base + i as u16,
                     what: "spawn thread",
                     source,

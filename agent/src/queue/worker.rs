@@ -15,9 +15,10 @@ use tracing::{debug, warn};
 use verdict_engine::{Index, Verdict};
 
 use super::judge::{NodeDecision, judge};
-use super::{Counters, DecisionSink, Error, Result, WorkerConfig};
+use super::{Counters, DecisionSink, WorkerConfig};
 use crate::cache::{CacheFeed, CacheKey};
 use crate::packet::{self, ErrorKind as ParseErrorKind};
+use crate::{Error, Result};
 
 /// How often a blocked receive wakes up to check for shutdown.
 const WAKE_EVERY: Duration = Duration::from_millis(200);
@@ -48,7 +49,7 @@ pub(super) fn usable_cpus() -> Vec<usize> {
 /// Opens and configures one queue.
 pub(super) fn open(cfg: &WorkerConfig, num: u16) -> Result<nfq::Queue> {
     let err = |what: &'static str| {
-        move |source: std::io::Error| Error::Queue {
+        move |source: std::io::Error| Error::QueueSocket {
             queue: num,
             what,
             source,
@@ -64,7 +65,7 @@ pub(super) fn open(cfg: &WorkerConfig, num: u16) -> Result<nfq::Queue> {
         sockopt::ReceiveTimeout,
         &TimeVal::new(0, WAKE_EVERY.as_micros() as _),
     )
-    .map_err(|e| Error::Queue {
+    .map_err(|e| Error::QueueSocket {
         queue: num,
         what: "set SO_RCVTIMEO",
         source: e.into(),

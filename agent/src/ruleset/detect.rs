@@ -2,20 +2,21 @@
 
 use tracing::{info, warn};
 
+use super::encode;
 use super::model::QueueStatement;
-use super::{Error, Result, encode};
+use crate::{Error, Result};
 
 /// errno from a batch: `Ok(())`, `Err(Some(errno))` when the kernel refused it, or a socket
 /// error.
 pub(crate) fn send(batch: rustables::Batch, table: &str, what: &'static str) -> Result<()> {
     match batch.send() {
         Ok(()) => Ok(()),
-        Err(rustables::error::QueryError::NetlinkError(e)) => Err(Error::Kernel {
+        Err(rustables::error::QueryError::NetlinkError(e)) => Err(Error::NftKernel {
             table: table.to_owned(),
             what,
             errno: e.error.abs(),
         }),
-        Err(source) => Err(Error::Netlink {
+        Err(source) => Err(Error::NftNetlink {
             table: table.to_owned(),
             what,
             source,
@@ -28,8 +29,8 @@ pub(crate) fn send(batch: rustables::Batch, table: &str, what: &'static str) -> 
 /// with a regular chain and one rule, then deletes it, so nothing is left either way.
 ///
 /// # Errors
-/// [`Error::NoQueueStatement`] when neither is accepted; [`Error::Kernel`] with `EPERM` when
-/// the process lacks CAP_NET_ADMIN; [`Error::Netlink`] when netlink itself fails.
+/// [`Error::NoQueueStatement`] when neither is accepted; [`Error::NftKernel`] with `EPERM` when
+/// the process lacks CAP_NET_ADMIN; [`Error::NftNetlink`] when netlink itself fails.
 pub fn detect_queue_statement(table_name: &str) -> Result<QueueStatement> {
     let scratch = format!("{table_name}-probe");
     let try_one = |statement| send(encode::probe(&scratch, statement)?, &scratch, "queue probe");
@@ -38,7 +39,7 @@ pub fn detect_queue_statement(table_name: &str) -> Result<QueueStatement> {
             info!(statement = "native", "queue statement: nft queue");
             return Ok(QueueStatement::Native);
         }
-        Err(Error::Kernel { errno, .. }) if errno != libc_errno::EPERM => errno,
+        Err(Error::NftKernel { errno, .. }) if errno != libc_errno::EPERM => errno,
         Err(e) => return Err(e),
     };
     match try_one(QueueStatement::XtCompat) {
@@ -51,7 +52,7 @@ pub fn detect_queue_statement(table_name: &str) -> Result<QueueStatement> {
             );
             Ok(QueueStatement::XtCompat)
         }
-        Err(Error::Kernel { errno, .. }) if errno != libc_errno::EPERM => {
+        Err(Error::NftKernel { errno, .. }) if errno != libc_errno::EPERM => {
             Err(Error::NoQueueStatement {
                 native,
                 compat: errno,

@@ -20,8 +20,9 @@ use super::diff::ElementDiff;
 use super::model::{
     Action, AddrField, ChainSpec, Family, Hook, Match, QueueSpec, QueueStatement, RuleSpec, Ruleset,
 };
-use super::{CACHE_V4, CACHE_V6, ELEMENTS_PER_MESSAGE, Error, Result, SET_V4, SET_V6};
+use super::{CACHE_V4, CACHE_V6, ELEMENTS_PER_MESSAGE, SET_V4, SET_V6};
 use crate::cache::CacheKey;
+use crate::{Error, Result};
 
 /// Keep each batch well under the ~208 KB socket send buffer.
 const BATCH_BUDGET_BYTES: usize = 120_000;
@@ -34,7 +35,7 @@ const ND_FIRST: u8 = 133;
 const ND_LAST: u8 = 137;
 
 fn build_err(what: &'static str) -> impl FnOnce(rustables::error::BuilderError) -> Error {
-    move |source| Error::Build { what, source }
+    move |source| Error::NftBuild { what, source }
 }
 
 /// The `inet` table.

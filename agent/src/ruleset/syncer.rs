@@ -8,7 +8,8 @@ use verdict_engine::SelectedIps;
 use super::detect::send;
 use super::diff::ElementDiff;
 use super::model::{QueueStatement, Ruleset, RulesetConfig};
-use super::{Result, detect_queue_statement, encode};
+use super::{detect_queue_statement, encode};
+use crate::Result;
 
 /// What one [`Syncer::sync`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
