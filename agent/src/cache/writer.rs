@@ -24,7 +24,7 @@ const DEDUPE_WINDOW: Duration = Duration::from_secs(1);
 
 /// Offers waiting for the writer; beyond this they are dropped (the flow is simply judged
 /// again next time).
-const FEED_CAPACITY: usize = 16 * 1024;
+const FEED_CAPACITY: usize = 4096;
 
 /// What the writer did, for metrics and tests.
 #[derive(Debug, Default)]

@@ -28,6 +28,13 @@
 //! In both modes the table stays in place across restarts (the syncer adopts it), so there is
 //! no window where the rules are missing.
 //!
+//! The kernel verdict cache ([`crate::cache`]) stays in place too: while the agent is down,
+//! new connections of a flow class it judged *allow* within the last `--verdict-cache-ttl`
+//! seconds (default 30) are still accepted, in both modes, the way established connections
+//! keep flowing; denied classes are never cached. The new agent's install flushes the cache
+//! before it judges anything. With fail-closed and `--verdict-cache-ttl 0`, nothing new is
+//! accepted while the agent is down.
+//!
 //! Start reading at [`Workers::start`], then [`judge::judge`].
 
 pub mod counters;
