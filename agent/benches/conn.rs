@@ -39,7 +39,7 @@ use rustables::{
     Batch, Chain, ChainPolicy, ChainType, Hook, HookClass, MsgType, ProtocolFamily, Rule, Table,
 };
 use serde_json::json;
-use verdict_agent::cache::{CacheCounters, CacheFeed, CacheLogReader, CacheWriter, WriterConfig};
+use verdict_agent::cache::{CacheCounters, CacheFeed, VerdictCache};
 use verdict_agent::queue::{Counters, WorkerConfig, Workers};
 use verdict_agent::ruleset::{RulesetConfig, Syncer, VerdictCacheSpec, detect_queue_statement};
 use verdict_engine::Index;
@@ -425,7 +425,7 @@ fn main() {
     };
     let cache_counters = Arc::new(CacheCounters::default());
     let feed = CacheFeed::new(cache_counters.clone());
-    let (statement, workers, cache_writer, cache_log) = t.node.run(|| {
+    let (statement, workers, cache) = t.node.run(|| {
         let statement = detect_queue_statement("bench-kv").unwrap();
         let mut worker_cfg = WorkerConfig::new(NODE, 0, queues, true);
         worker_cfg.verdict_cache = Some(feed.clone());
@@ -436,25 +436,17 @@ fn main() {
             counters.clone(),
         )
         .unwrap();
-        let writer = CacheWriter::start(
-            WriterConfig {
-                table: kv_cfg.table_name.clone(),
-                ttl: cache_spec.ttl,
-                tick: verdict_agent::cache::writer::DEFAULT_TICK,
-            },
-            snapshot.clone(),
+        let cache = VerdictCache::start(
+            &kv_cfg.table_name,
+            cache_spec,
+            NODE,
             &feed,
-        )
-        .unwrap();
-        let log = CacheLogReader::start(
-            cache_spec.log_group,
-            Arc::from(NODE),
             snapshot.clone(),
             counters.clone(),
             Some(tx),
         )
         .unwrap();
-        (statement, workers, writer, log)
+        (statement, workers, cache)
     });
 
     // Interleave the configurations in short rounds so that background load on a shared
@@ -495,8 +487,7 @@ fn main() {
         }
     }
     workers.stop();
-    drop(cache_writer);
-    drop(cache_log);
+    drop(cache);
     consumer.join().unwrap();
     if std::env::var_os("BENCH_DEBUG").is_some() {
         for ns in [&t.client, &t.node, &t.server] {

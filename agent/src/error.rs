@@ -157,6 +157,15 @@ pub enum Error {
         #[source]
         std::io::Error,
     ),
+    /// A thread could not be started.
+    #[error("starting the {name} thread")]
+    SpawnThread {
+        /// The thread's name.
+        name: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A task the agent needs ended.
     #[error("the {0} task ended unexpectedly")]
     TaskEnded(

@@ -40,6 +40,7 @@ pub mod config;
 pub mod conntrack;
 pub mod health;
 pub mod metrics;
+mod netlink;
 pub mod nflog;
 pub mod run;
 pub mod watch;

@@ -38,7 +38,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 use verdict_engine::{Index, SelectedIps};
 
-use crate::cache::{self, CacheCounters, CacheFeed, CacheLogReader, CacheWriter};
+use crate::cache::{CacheCounters, CacheFeed, VerdictCache};
 use crate::config::Config;
 use crate::health::{Condition, Health};
 use crate::metrics::{DataplaneSample, DataplaneSource, LatencySample, Metrics};
@@ -292,27 +292,19 @@ async fn sync_loop(
 }
 
 /// Reads the workers' counters for `/metrics`.
-/// Starts the verdict cache's writer and log reader; dropping the pair stops both.
+/// Starts the verdict cache's writer and log reader; dropping the result stops both.
 fn start_verdict_cache(
     config: &Config,
     spec: VerdictCacheSpec,
     feed: &CacheFeed,
     snapshot: Arc<ArcSwap<Index>>,
     counters: Arc<Counters>,
-) -> Result<(CacheWriter, CacheLogReader)> {
-    let writer = CacheWriter::start(
-        cache::WriterConfig {
-            table: config.table_name.clone(),
-            ttl: spec.ttl,
-            tick: cache::writer::DEFAULT_TICK,
-        },
-        snapshot.clone(),
+) -> Result<VerdictCache> {
+    let cache = VerdictCache::start(
+        &config.table_name,
+        spec,
+        &config.node_name,
         feed,
-    )
-    .map_err(|e| Error::TaskEnded(format!("verdict cache writer ({e})")))?;
-    let reader = CacheLogReader::start(
-        spec.log_group,
-        Arc::from(config.node_name.as_str()),
         snapshot,
         counters,
         None,
@@ -321,7 +313,7 @@ fn start_verdict_cache(
     .inspect_err(|_| {
         error!(
             log_group = spec.log_group,
-            "could not bind the verdict cache's log group"
+            "could not start the verdict cache (is its log group held by another process?)"
         )
     })?;
     info!(
@@ -329,7 +321,7 @@ fn start_verdict_cache(
         log_group = spec.log_group,
         "verdict cache on"
     );
-    Ok((writer, reader))
+    Ok(cache)
 }
 
 fn dataplane_source(counters: Arc<Counters>, cache: Arc<CacheCounters>) -> DataplaneSource {

@@ -50,8 +50,8 @@ impl CacheLogReader {
                 let stop = stop.clone();
                 move || run(listener, node, snapshot, counters, decisions, stop)
             })
-            .map_err(|source| Error::NflogSocket {
-                what: "spawn the log reader thread",
+            .map_err(|source| Error::SpawnThread {
+                name: "verdict-cache-log",
                 source,
             })?;
         Ok(CacheLogReader {

@@ -31,6 +31,64 @@ pub mod key;
 pub mod log;
 pub mod writer;
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use verdict_engine::Index;
+
 pub use key::CacheKey;
 pub use log::CacheLogReader;
 pub use writer::{CacheCounters, CacheFeed, CacheWriter, WriterConfig};
+
+use crate::queue::{Counters, DecisionSink};
+use crate::ruleset::VerdictCacheSpec;
+
+/// The verdict cache's two threads, the writer and the log reader, started together.
+/// Dropping it stops both.
+#[derive(Debug)]
+pub struct VerdictCache {
+    _writer: CacheWriter,
+    _log: CacheLogReader,
+}
+
+impl VerdictCache {
+    /// Starts both in the calling thread's network namespace. Call it once the table (with
+    /// `spec`'s sets and rules) is installed: the writer's first act is a flush.
+    ///
+    /// The workers offer to `feed`; cached accepts are counted in `counters` and, with
+    /// `decisions`, handed to telemetry.
+    ///
+    /// # Errors
+    /// [`crate::Error::NflogKernel`] when the log group is held by another process (or the
+    /// process lacks CAP_NET_ADMIN); [`crate::Error::SpawnThread`].
+    pub fn start(
+        table: &str,
+        spec: VerdictCacheSpec,
+        node: &str,
+        feed: &CacheFeed,
+        snapshot: Arc<ArcSwap<Index>>,
+        counters: Arc<Counters>,
+        decisions: Option<DecisionSink>,
+    ) -> crate::Result<VerdictCache> {
+        let writer = CacheWriter::start(
+            WriterConfig {
+                table: table.to_owned(),
+                ttl: spec.ttl,
+                tick: writer::DEFAULT_TICK,
+            },
+            snapshot.clone(),
+            feed,
+        )?;
+        let log = CacheLogReader::start(
+            spec.log_group,
+            Arc::from(node),
+            snapshot,
+            counters,
+            decisions,
+        )?;
+        Ok(VerdictCache {
+            _writer: writer,
+            _log: log,
+        })
+    }
+}

@@ -96,7 +96,7 @@ impl CacheWriter {
         cfg: WriterConfig,
         snapshot: Arc<ArcSwap<Index>>,
         feed: &CacheFeed,
-    ) -> std::io::Result<CacheWriter> {
+    ) -> crate::Result<CacheWriter> {
         let ring = feed.ring.clone();
         let counters = feed.counters.clone();
         let stop = Arc::new(AtomicBool::new(false));
@@ -105,6 +105,10 @@ impl CacheWriter {
             .spawn({
                 let stop = stop.clone();
                 move || run(cfg, snapshot, ring, counters, stop)
+            })
+            .map_err(|source| crate::Error::SpawnThread {
+                name: "verdict-cache",
+                source,
             })?;
         Ok(CacheWriter {
             stop,

@@ -4,10 +4,7 @@
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::socket::{
-    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, sendto,
-    setsockopt, socket, sockopt,
-};
+use nix::sys::socket::{MsgFlags, NetlinkAddr, recv, sendto, setsockopt, sockopt};
 use nix::sys::time::{TimeVal, TimeValLike};
 
 use super::message::{self, Entry, Reply, Side};
@@ -38,14 +35,7 @@ impl Conntrack {
                 source: e.into(),
             }
         };
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkNetFilter,
-        )
-        .map_err(io("socket(AF_NETLINK, NETLINK_NETFILTER)"))?;
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(io("bind"))?;
+        let fd = crate::netlink::open_netfilter_socket().map_err(|(what, e)| io(what)(e))?;
         // A dump of a busy pod can be large; a short buffer would end it with ENOBUFS.
         setsockopt(&fd, sockopt::RcvBuf, &(4 << 20)).map_err(io("SO_RCVBUF"))?;
         // Never hang the scan on a lost reply.

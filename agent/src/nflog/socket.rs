@@ -5,10 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::socket::{
-    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, sendto,
-    setsockopt, socket, sockopt,
-};
+use nix::sys::socket::{MsgFlags, NetlinkAddr, recv, sendto, setsockopt, sockopt};
 use nix::sys::time::{TimeVal, TimeValLike};
 use tracing::debug;
 
@@ -57,15 +54,7 @@ impl NetlinkSocket {
                 source: e.into(),
             }
         };
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkNetFilter,
-        )
-        .map_err(io("socket(AF_NETLINK, NETLINK_NETFILTER)"))?;
-        // Port id 0: the kernel assigns one; the log instance sends to it.
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).map_err(io("bind the netlink socket"))?;
+        let fd = crate::netlink::open_netfilter_socket().map_err(|(what, e)| io(what)(e))?;
         // Best effort, as for the queues: SO_RCVBUFFORCE passes rmem_max but needs
         // CAP_NET_ADMIN; SO_RCVBUF is capped at rmem_max.
         if let Err(e) = setsockopt(&fd, sockopt::RcvBufForce, &RCVBUF_BYTES) {

@@ -563,7 +563,7 @@ mod privileged {
     /// index change flushes the cache, so the next connection is judged on the new index.
     #[test]
     fn verdict_cache_skips_the_queue_reports_every_connection_and_flushes_on_change() {
-        use crate::cache::{CacheCounters, CacheFeed, CacheLogReader, CacheWriter, WriterConfig};
+        use crate::cache::{CacheCounters, CacheFeed, VerdictCache};
         use crate::ruleset::VerdictCacheSpec;
 
         if !testns::enabled(
@@ -595,7 +595,7 @@ mod privileged {
             .node
             .enter(|| Syncer::install_with(&cfg, statement, &selected))
             .unwrap();
-        let (_workers, _writer, _log) = net.node.enter(|| {
+        let (_workers, _cache) = net.node.enter(|| {
             let mut worker_cfg = WorkerConfig::new("node-a", 310, 1, false);
             worker_cfg.verdict_cache = Some(feed.clone());
             let workers = Workers::start(
@@ -605,25 +605,17 @@ mod privileged {
                 counters.clone(),
             )
             .unwrap();
-            let writer = CacheWriter::start(
-                WriterConfig {
-                    table: "kv-vc".into(),
-                    ttl: spec.ttl,
-                    tick: Duration::from_millis(2),
-                },
-                snapshot.clone(),
+            let cache = VerdictCache::start(
+                "kv-vc",
+                spec,
+                "node-a",
                 &feed,
-            )
-            .unwrap();
-            let log = CacheLogReader::start(
-                spec.log_group,
-                Arc::from("node-a"),
                 snapshot.clone(),
                 counters.clone(),
                 Some(tx),
             )
             .unwrap();
-            (workers, writer, log)
+            (workers, cache)
         });
         let _listeners: Vec<TcpListener> = [8080, 8081]
             .iter()
