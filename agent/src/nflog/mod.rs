@@ -55,6 +55,10 @@ pub struct LogConfig {
     /// The kernel sends a batch once it holds this many packets (a rule's own
     /// `queue-threshold` can lower it).
     pub queue_threshold: u32,
+    /// Size of the kernel's batch buffer in bytes (`NFULA_CFG_NLBUFSIZ`; the kernel caps it at
+    /// 128 KiB). Big enough for `queue_threshold` packets, so the threshold, not the buffer,
+    /// decides when a batch is sent.
+    pub batch_bytes: u32,
     /// ... or at the latest this long after the batch's first packet. Sent in 10 ms ticks,
     /// rounded up, at least one.
     pub flush_timeout: Duration,
@@ -69,6 +73,7 @@ impl Default for LogConfig {
             group: 0,
             copy_range: 128,
             queue_threshold: 64,
+            batch_bytes: 64 * 1024,
             flush_timeout: Duration::from_millis(10),
             recv_timeout: Duration::from_millis(200),
         }

@@ -108,13 +108,20 @@ fn config_requests_match_libpcap_and_the_header_layout() {
             Config::CopyPacket { range: 128 },
             hex(captured::COPY_PACKET_128),
         ),
-        // libpcap sets neither of these; built from nfnetlink_log.h: a __be32 attribute.
+        // libpcap sets none of these; built from nfnetlink_log.h: a __be32 attribute.
         (
             "queue threshold 64",
             9,
             Config::QueueThreshold(64),
             hex("1c 00 00 00 01 04 05 00  09 00 00 00 00 00 00 00
                  00 00 00 07 08 00 05 00  00 00 00 40"),
+        ),
+        (
+            "batch buffer 64 KiB",
+            12,
+            Config::BatchBytes(64 * 1024),
+            hex("1c 00 00 00 01 04 05 00  0c 00 00 00 00 00 00 00
+                 00 00 00 07 08 00 03 00  00 01 00 00"),
         ),
         (
             "flush timeout 1 tick",
@@ -180,6 +187,7 @@ fn setup_binds_first_then_configures_the_group() {
         [
             Config::Bind,
             Config::CopyPacket { range: 96 },
+            Config::BatchBytes(64 * 1024),
             Config::QueueThreshold(16),
             Config::FlushTimeout { ticks: 5 },
         ]
@@ -190,6 +198,7 @@ fn setup_binds_first_then_configures_the_group() {
             group: 0,
             copy_range: 128,
             queue_threshold: 64,
+            batch_bytes: 64 * 1024,
             flush_timeout: Duration::from_millis(10),
             recv_timeout: Duration::from_millis(200),
         }

@@ -38,6 +38,7 @@ const CONFIG: u16 = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
 
 const NFULA_CFG_CMD: u16 = 1;
 const NFULA_CFG_MODE: u16 = 2;
+const NFULA_CFG_NLBUFSIZ: u16 = 3;
 const NFULA_CFG_TIMEOUT: u16 = 4;
 const NFULA_CFG_QTHRESH: u16 = 5;
 
@@ -66,6 +67,9 @@ pub enum Config {
     },
     /// `NFULA_CFG_QTHRESH`: send a batch once it holds this many packets.
     QueueThreshold(u32),
+    /// `NFULA_CFG_NLBUFSIZ`: the size of the kernel's batch buffer, in bytes (its default of
+    /// about 4 KiB holds only ~20 packets of 128 bytes, whatever the queue threshold).
+    BatchBytes(u32),
     /// `NFULA_CFG_TIMEOUT`: send a non-empty batch at the latest this many 10 ms ticks after its
     /// first packet.
     FlushTimeout {
@@ -84,6 +88,7 @@ impl Config {
             Config::Unbind => "unbind the log group",
             Config::CopyPacket { .. } => "set copy mode NFULNL_COPY_PACKET and the copy range",
             Config::QueueThreshold(_) => "set the queue threshold (NFULA_CFG_QTHRESH)",
+            Config::BatchBytes(_) => "set the batch buffer size (NFULA_CFG_NLBUFSIZ)",
             Config::FlushTimeout { .. } => "set the flush timeout (NFULA_CFG_TIMEOUT)",
         }
     }
@@ -95,12 +100,13 @@ impl Config {
 /// No `PF_UNBIND`/`PF_BIND`: kernels since 2.6.x find the nfnetlink_log logger by type for
 /// `log group N`, and those commands change which logger the whole namespace uses for
 /// type-less log calls (e.g. `nf_log_ipv4` for conntrack's invalid-packet logging).
-pub fn setup_steps(cfg: &LogConfig) -> [Config; 4] {
+pub fn setup_steps(cfg: &LogConfig) -> [Config; 5] {
     [
         Config::Bind,
         Config::CopyPacket {
             range: cfg.copy_range,
         },
+        Config::BatchBytes(cfg.batch_bytes),
         Config::QueueThreshold(cfg.queue_threshold),
         Config::FlushTimeout {
             ticks: flush_ticks(cfg.flush_timeout),
@@ -128,6 +134,7 @@ pub fn config_request(seq: u32, group: u16, step: Config) -> Vec<u8> {
             put_attr(&mut attrs, NFULA_CFG_MODE, &mode);
         }
         Config::QueueThreshold(n) => put_attr(&mut attrs, NFULA_CFG_QTHRESH, &n.to_be_bytes()),
+        Config::BatchBytes(n) => put_attr(&mut attrs, NFULA_CFG_NLBUFSIZ, &n.to_be_bytes()),
         Config::FlushTimeout { ticks } => {
             put_attr(&mut attrs, NFULA_CFG_TIMEOUT, &ticks.to_be_bytes());
         }
