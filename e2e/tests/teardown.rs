@@ -11,6 +11,11 @@ use verdict_e2e::{
     ControlPlane, ControlPlaneOptions, NetnsCluster, PodSpec, Port, cleanup_stale, skip_unless_e2e,
 };
 
+/// The tests here run one at a time: starting a control plane cleans up stale runs, so a test
+/// starting in parallel would clean the SIGKILLed run before the test that killed it can check
+/// that the cleanup finds it.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn netns_with_prefix(prefix: &str) -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -60,6 +65,7 @@ fn alive(pid: u32) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teardown_leaves_no_process_netns_link_or_table() {
     skip_unless_e2e!();
+    let _serial = SERIAL.lock().await;
     let links_before = root_links();
     let tables_before = root_nft_tables();
     let cp = ControlPlane::start(ControlPlaneOptions {
@@ -151,6 +157,7 @@ async fn teardown_leaves_no_process_netns_link_or_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_run_leaves_no_process_and_is_cleaned_by_the_next() {
     skip_unless_e2e!();
+    let _serial = SERIAL.lock().await;
     let dir = verdict_e2e::work_root().join(format!("crash-{}", verdict_e2e::new_run_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_verdict-cluster"))
@@ -244,6 +251,7 @@ async fn a_sigkilled_run_leaves_no_process_and_is_cleaned_by_the_next() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_up_then_down_for_a_person() {
     skip_unless_e2e!();
+    let _serial = SERIAL.lock().await;
     let bin = env!("CARGO_BIN_EXE_verdict-cluster");
     let dir = verdict_e2e::work_root().join(format!("person-{}", verdict_e2e::new_run_id()));
     std::fs::create_dir_all(&dir).unwrap();
