@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use verdict_engine::Index;
 
 use super::CacheKey;
@@ -21,6 +21,10 @@ pub const DEFAULT_TICK: Duration = Duration::from_millis(2);
 /// of one class, queued before the entry landed). Short, so that a class whose entry vanished
 /// (a table reconcile flushes the sets) is added again on its next offer.
 const DEDUPE_WINDOW: Duration = Duration::from_secs(1);
+
+/// How long the writer waits before retrying a refused flush (the table was deleted by hand,
+/// or netlink failed).
+const FLUSH_RETRY: Duration = Duration::from_millis(100);
 
 /// Offers waiting for the writer; beyond this they are dropped (the flow is simply judged
 /// again next time).
@@ -140,6 +144,7 @@ fn run(
     stop: Arc<AtomicBool>,
 ) {
     let mut flushed_for: Option<u64> = None;
+    let mut flush_failing = false;
     let mut added: HashMap<CacheKey, Instant> = HashMap::new();
     let mut fresh: Vec<CacheKey> = Vec::new();
     while !stop.load(Relaxed) {
@@ -150,13 +155,22 @@ fn run(
                     counters.flushes.fetch_add(1, Relaxed);
                     flushed_for = Some(generation);
                     added.clear();
+                    if std::mem::take(&mut flush_failing) {
+                        info!("verdict cache flush accepted again");
+                    }
                 }
                 Err(e) => {
-                    // Without a flush nothing may be added: drop the offers and retry.
+                    // Without a flush nothing may be added: drop the offers and retry, saying so
+                    // once rather than on every attempt.
                     counters.errors.fetch_add(1, Relaxed);
-                    warn!(error = %e, "verdict cache flush refused; retrying");
+                    if std::mem::replace(&mut flush_failing, true) {
+                        debug!(error = %e, "verdict cache flush still refused");
+                    } else {
+                        warn!(error = %e, "verdict cache flush refused; nothing is cached until it \
+                               succeeds; retrying every {FLUSH_RETRY:?}");
+                    }
                     while ring.pop().is_some() {}
-                    std::thread::sleep(cfg.tick);
+                    std::thread::sleep(FLUSH_RETRY);
                     continue;
                 }
             }
