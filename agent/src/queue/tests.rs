@@ -559,8 +559,9 @@ mod privileged {
 
     /// The kernel verdict cache with real packets: the first connection of an allowed class is
     /// queued and judged; later ones are accepted in the kernel, never queued, and still
-    /// reported (from the log group) with the same attribution; a deny is never cached; an
-    /// index change flushes the cache, so the next connection is judged on the new index.
+    /// reported (from the log group) with the same attribution; a deny is never cached; IPv6
+    /// goes through its own set the same way; an index change flushes the cache, so the next
+    /// connection is judged on the new index.
     #[test]
     fn verdict_cache_skips_the_queue_reports_every_connection_and_flushes_on_change() {
         use crate::cache::{CacheCounters, CacheFeed, VerdictCache};
@@ -691,6 +692,36 @@ mod privileged {
             "denies are not cached"
         );
 
+        // The same over IPv6 (fd77::2 -> fd77::1), through verdicts6.
+        let _listener6 = net
+            .node
+            .enter(|| TcpListener::bind(("fd77::1", 8080)))
+            .unwrap();
+        let connect6 = || {
+            let target: SocketAddr = "[fd77::1]:8080".parse().unwrap();
+            net.pod.enter(|| {
+                TcpStream::connect_timeout(&target, Duration::from_millis(1500))
+                    .map(|_| ())
+                    .map_err(|e| e.kind())
+            })
+        };
+        let queued = counters.packets.load(Relaxed);
+        let hits = counters.cache_hits.load(Relaxed);
+        assert_eq!(connect6(), Ok(()), "first IPv6 connection of the class");
+        assert_eq!(counters.packets.load(Relaxed), queued + 1, "it was queued");
+        wait_for("the IPv6 class to be cached", &|| {
+            cache_counters.inserted.load(Relaxed) == 2
+        });
+        assert_eq!(connect6(), Ok(()), "cached IPv6 class connects");
+        assert_eq!(
+            counters.packets.load(Relaxed),
+            queued + 1,
+            "the cached IPv6 connection never reached the queue"
+        );
+        wait_for("the cached IPv6 accept to be reported", &|| {
+            counters.cache_hits.load(Relaxed) == hits + 1
+        });
+
         // The client's egress policy now allows only 9999: the index changes, the cache is
         // flushed, and 8080 is judged again, and denied.
         let flushes = cache_counters.flushes.load(Relaxed);
@@ -716,6 +747,10 @@ mod privileged {
             counters.packets.load(Relaxed) > before,
             "judged in the queue again"
         );
-        assert_eq!(counters.cache_hits.load(Relaxed), 3);
+        assert_eq!(
+            counters.cache_hits.load(Relaxed),
+            4,
+            "three IPv4 and one IPv6 cached accept, none after the change"
+        );
     }
 }
