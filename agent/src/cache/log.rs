@@ -3,24 +3,22 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use tracing::debug;
 use verdict_engine::{Index, Verdict};
 
+use crate::Result;
 use crate::nflog::{LogConfig, LogListener, LoggedPacket};
 use crate::packet;
 use crate::queue::judge::{NodeDecision, judge};
 use crate::queue::{Counters, DecisionSink};
-use crate::{Error, Result};
 
 /// The running reader thread. Dropping it stops the thread (within the receive timeout).
 #[derive(Debug)]
 pub struct CacheLogReader {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    _thread: super::StoppableThread,
 }
 
 impl CacheLogReader {
@@ -43,30 +41,10 @@ impl CacheLogReader {
             group,
             ..LogConfig::default()
         })?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let handle = std::thread::Builder::new()
-            .name("verdict-cache-log".into())
-            .spawn({
-                let stop = stop.clone();
-                move || run(listener, node, snapshot, counters, decisions, stop)
-            })
-            .map_err(|source| Error::SpawnThread {
-                name: "verdict-cache-log",
-                source,
-            })?;
-        Ok(CacheLogReader {
-            stop,
-            handle: Some(handle),
-        })
-    }
-}
-
-impl Drop for CacheLogReader {
-    fn drop(&mut self) {
-        self.stop.store(true, Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
+        let thread = super::StoppableThread::spawn("verdict-cache-log", move |stop| {
+            run(listener, node, snapshot, counters, decisions, stop)
+        })?;
+        Ok(CacheLogReader { _thread: thread })
     }
 }
 

@@ -43,6 +43,43 @@ pub use writer::{CacheCounters, CacheFeed, CacheWriter, WriterConfig};
 use crate::queue::{Counters, DecisionSink};
 use crate::ruleset::VerdictCacheSpec;
 
+/// A named thread that runs until told to stop: dropping it sets the stop flag and joins.
+#[derive(Debug)]
+struct StoppableThread {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StoppableThread {
+    /// Spawns `body` on a thread called `name`; `body` gets the stop flag to poll.
+    fn spawn(
+        name: &'static str,
+        body: impl FnOnce(Arc<std::sync::atomic::AtomicBool>) + Send + 'static,
+    ) -> crate::Result<StoppableThread> {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn({
+                let stop = stop.clone();
+                move || body(stop)
+            })
+            .map_err(|source| crate::Error::SpawnThread { name, source })?;
+        Ok(StoppableThread {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for StoppableThread {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// The verdict cache's two threads, the writer and the log reader, started together.
 /// Dropping it stops both.
 #[derive(Debug)]

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -88,8 +87,7 @@ pub struct WriterConfig {
 /// The running writer thread. Dropping it stops the thread.
 #[derive(Debug)]
 pub struct CacheWriter {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    _thread: super::StoppableThread,
 }
 
 impl CacheWriter {
@@ -103,30 +101,10 @@ impl CacheWriter {
     ) -> crate::Result<CacheWriter> {
         let ring = feed.ring.clone();
         let counters = feed.counters.clone();
-        let stop = Arc::new(AtomicBool::new(false));
-        let handle = std::thread::Builder::new()
-            .name("verdict-cache".into())
-            .spawn({
-                let stop = stop.clone();
-                move || run(cfg, snapshot, ring, counters, stop)
-            })
-            .map_err(|source| crate::Error::SpawnThread {
-                name: "verdict-cache",
-                source,
-            })?;
-        Ok(CacheWriter {
-            stop,
-            handle: Some(handle),
-        })
-    }
-}
-
-impl Drop for CacheWriter {
-    fn drop(&mut self) {
-        self.stop.store(true, Relaxed);
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
+        let thread = super::StoppableThread::spawn("verdict-cache", move |stop| {
+            run(cfg, snapshot, ring, counters, stop)
+        })?;
+        Ok(CacheWriter { _thread: thread })
     }
 }
 
