@@ -153,37 +153,39 @@ pub struct RuleSets<'a> {
 /// `saddr . daddr . l4proto . th dport` into consecutive registers, then a lookup, exactly as
 /// nft 1.0.6 encodes it (IPv4: registers 1, 9, 10, 11; IPv6: 1, 2, 3, 17).
 fn cached_allow(rule: &mut Rule, family: Family, set: &Set) -> Result<()> {
-    let dport =
-        || HighLevelPayload::Transport(TransportHeaderField::Tcp(TCPHeaderField::Dport)).build();
+    // The source address always starts at register 1; the other parts follow it.
+    let (nfproto, saddr, daddr, daddr_reg, proto_reg, dport_reg) = match family {
+        Family::V4 => (
+            libc_nfproto::IPV4,
+            NetworkHeaderField::IPv4(IPv4HeaderField::Saddr),
+            NetworkHeaderField::IPv4(IPv4HeaderField::Daddr),
+            Register::Reg32x01,
+            Register::Reg32x02,
+            Register::Reg32x03,
+        ),
+        Family::V6 => (
+            libc_nfproto::IPV6,
+            NetworkHeaderField::IPv6(IPv6HeaderField::Saddr),
+            NetworkHeaderField::IPv6(IPv6HeaderField::Daddr),
+            Register::Reg2,
+            Register::Reg3,
+            Register::Reg32x09,
+        ),
+    };
     rule.add_expr(Meta::new(MetaType::NfProto));
-    match family {
-        Family::V4 => {
-            rule.add_expr(Cmp::new(CmpOp::Eq, [libc_nfproto::IPV4]));
-            rule.add_expr(
-                HighLevelPayload::Network(NetworkHeaderField::IPv4(IPv4HeaderField::Saddr)).build(),
-            );
-            rule.add_expr(
-                HighLevelPayload::Network(NetworkHeaderField::IPv4(IPv4HeaderField::Daddr))
-                    .build()
-                    .with_dreg(Register::Reg32x01),
-            );
-            rule.add_expr(Meta::new(MetaType::L4Proto).with_dreg(Register::Reg32x02));
-            rule.add_expr(dport().with_dreg(Register::Reg32x03));
-        }
-        Family::V6 => {
-            rule.add_expr(Cmp::new(CmpOp::Eq, [libc_nfproto::IPV6]));
-            rule.add_expr(
-                HighLevelPayload::Network(NetworkHeaderField::IPv6(IPv6HeaderField::Saddr)).build(),
-            );
-            rule.add_expr(
-                HighLevelPayload::Network(NetworkHeaderField::IPv6(IPv6HeaderField::Daddr))
-                    .build()
-                    .with_dreg(Register::Reg2),
-            );
-            rule.add_expr(Meta::new(MetaType::L4Proto).with_dreg(Register::Reg3));
-            rule.add_expr(dport().with_dreg(Register::Reg32x09));
-        }
-    }
+    rule.add_expr(Cmp::new(CmpOp::Eq, [nfproto]));
+    rule.add_expr(HighLevelPayload::Network(saddr).build());
+    rule.add_expr(
+        HighLevelPayload::Network(daddr)
+            .build()
+            .with_dreg(daddr_reg),
+    );
+    rule.add_expr(Meta::new(MetaType::L4Proto).with_dreg(proto_reg));
+    rule.add_expr(
+        HighLevelPayload::Transport(TransportHeaderField::Tcp(TCPHeaderField::Dport))
+            .build()
+            .with_dreg(dport_reg),
+    );
     rule.add_expr(Lookup::new(set).map_err(build_err("verdict cache lookup"))?);
     Ok(())
 }
