@@ -277,6 +277,44 @@ impl NetnsCluster {
     /// Creates a pod: its netns and veth (unless hostNetwork), its servers, and (with a client)
     /// the Pod object bound to its node with Running/Ready status, podIP(s) and hostIP(s).
     pub async fn add_pod(&self, spec: PodSpec) -> Result<TestPod> {
+        let pod = self.add_pod_local(&spec).await?;
+        if let Some(client) = &self.client {
+            self.ensure_namespace(&spec.namespace, &[]).await?;
+            let node = self
+                .node(&pod.node)
+                .ok_or_else(|| Error::Invalid(format!("unknown node {}", pod.node)))?;
+            let uid = create_pod_object(client, &pod, &node).await?;
+            if let Some(entry) = self.lock().pods.get_mut(&pod.key()) {
+                entry.uid = uid;
+            }
+        }
+        Ok(pod)
+    }
+
+    /// Wires the network side of a pod whose Pod object exists already and whose container the
+    /// stand-in kubelet ([`crate::PodRunner`]) runs as a process: its netns, veth and address
+    /// (or the node's netns and address for a hostNetwork pod). No servers, no API writes; the
+    /// kubelet loop leaves it alone (it records no uid). Undo with
+    /// [`NetnsCluster::remove_pod_netns`].
+    pub async fn add_pod_netns(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+        host_network: bool,
+    ) -> Result<TestPod> {
+        let mut spec = PodSpec::new(namespace, name).node(node);
+        spec.host_network = host_network;
+        self.add_pod_local(&spec).await
+    }
+
+    /// Removes what [`NetnsCluster::add_pod_netns`] wired. Returns whether it existed.
+    pub fn remove_pod_netns(&self, namespace: &str, name: &str) -> Result<bool> {
+        teardown_local(&self.inner, &format!("{namespace}/{name}"), None)
+    }
+
+    /// The kernel side of [`NetnsCluster::add_pod`]: address, netns, veth and servers.
+    async fn add_pod_local(&self, spec: &PodSpec) -> Result<TestPod> {
         let key = format!("{}/{}", spec.namespace, spec.name);
         let (node, ip, veth) = {
             let mut inner = self.lock();
@@ -311,7 +349,7 @@ impl NetnsCluster {
             format!("{PREFIX}{}-{}-{}", self.id, spec.namespace, spec.name)
         };
         let result = self
-            .wire_and_serve(&spec, &node, ip, &pod_netns, veth.as_deref())
+            .wire_and_serve(spec, &node, ip, &pod_netns, veth.as_deref())
             .await;
         let servers = match result {
             Ok(servers) => servers,
@@ -343,13 +381,6 @@ impl NetnsCluster {
                 uid: None,
             },
         );
-        if let Some(client) = &self.client {
-            self.ensure_namespace(&spec.namespace, &[]).await?;
-            let uid = create_pod_object(client, &pod, &node).await?;
-            if let Some(entry) = self.lock().pods.get_mut(&pod.key()) {
-                entry.uid = uid;
-            }
-        }
         Ok(pod)
     }
 
@@ -570,6 +601,59 @@ impl NetnsCluster {
             .unwrap_or_else(|e| e.into_inner())
             .push(task);
         Ok(())
+    }
+
+    /// The reverse of [`NetnsCluster::forward_loopback_port`]: listens on `127.0.0.1:host_port`
+    /// of this process's own network namespace (0 picks a free port) and relays each connection
+    /// to `target` as seen from inside `netns` (e.g. an agent's dashboard on `127.0.0.1:9092` of
+    /// a node). Returns the port it listens on. The relay stops when the cluster drops. Must be
+    /// called within a tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::PortInUse`] when `host_port` is taken.
+    pub async fn expose_port(
+        &self,
+        netns: &str,
+        target: std::net::SocketAddr,
+        host_port: u16,
+    ) -> Result<u16> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", host_port))
+            .await
+            .map_err(|source| Error::PortInUse {
+                port: host_port,
+                what: format!("relay to {target} in {netns}"),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the address of", "a relay listener", e))?
+            .port();
+        let netns = netns.to_string();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let netns = netns.clone();
+                tokio::spawn(async move {
+                    let Ok(outbound) = netns::in_netns_async(&netns, move || {
+                        let s =
+                            std::net::TcpStream::connect_timeout(&target, Duration::from_secs(2))?;
+                        s.set_nonblocking(true)?;
+                        Ok(s)
+                    })
+                    .await
+                    else {
+                        return;
+                    };
+                    if let Ok(mut outbound) = tokio::net::TcpStream::from_std(outbound) {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        self.watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
+        Ok(port)
     }
 
     /// Where [`NetnsCluster::spawn_in`] processes log.

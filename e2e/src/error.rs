@@ -117,6 +117,27 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A port on 127.0.0.1 that must be bound is taken (or cannot be bound).
+    #[error(
+        "port 127.0.0.1:{port} is in use or cannot be bound ({what}); free it or choose another port"
+    )]
+    PortInUse {
+        /// The port.
+        port: u16,
+        /// What wanted it.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A kernel feature the harness needs is missing.
+    #[error("the kernel lacks {feature}: {detail}")]
+    MissingKernelFeature {
+        /// The feature (`network namespaces`, `nfnetlink_queue`).
+        feature: &'static str,
+        /// What was checked and what to do.
+        detail: String,
+    },
     /// A name, address or argument the caller gave cannot be used.
     #[error("invalid input: {0}")]
     Invalid(String),

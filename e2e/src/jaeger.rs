@@ -72,20 +72,39 @@ exporters:
 }
 
 impl Jaeger {
-    /// Starts Jaeger and waits until its health check and query API answer.
+    /// Starts Jaeger on free ports and waits until its health check and query API answer.
     pub async fn start() -> Result<Jaeger> {
+        Jaeger::start_on(0, 0).await
+    }
+
+    /// Like [`Jaeger::start`], with the query API (and UI, when one is served) on
+    /// `127.0.0.1:query` and OTLP gRPC on `127.0.0.1:otlp_grpc`; 0 picks a free port.
+    ///
+    /// # Errors
+    /// [`Error::PortInUse`] names a port that is taken.
+    pub async fn start_on(query: u16, otlp_grpc: u16) -> Result<Jaeger> {
         let t0 = Instant::now();
+        let pick = |port: u16, what: &str| -> Result<u16> {
+            if port == 0 {
+                return free_port();
+            }
+            std::net::TcpListener::bind(("127.0.0.1", port))
+                .map(|_| port)
+                .map_err(|source| Error::PortInUse {
+                    port,
+                    what: what.to_string(),
+                    source,
+                })
+        };
+        let (query, otlp_grpc) = (
+            pick(query, "Jaeger query API")?,
+            pick(otlp_grpc, "Jaeger OTLP gRPC receiver")?,
+        );
         let id = new_run_id();
         let dir = work_root().join(format!("jaeger-{id}"));
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
         let state = StateFile::create(&id, Some(&dir))?;
-        let (health, query, query_grpc, otlp_grpc, otlp_http) = (
-            free_port()?,
-            free_port()?,
-            free_port()?,
-            free_port()?,
-            free_port()?,
-        );
+        let (health, query_grpc, otlp_http) = (free_port()?, free_port()?, free_port()?);
         let config_path = dir.join("config.yaml");
         std::fs::write(
             &config_path,

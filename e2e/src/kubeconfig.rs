@@ -29,6 +29,15 @@ pub(crate) fn render(
     )
 }
 
+/// A kubeconfig for `server` trusting `ca`, authenticating with a bearer token (a
+/// ServiceAccount token from the TokenRequest API, as a kubelet mounts into a pod).
+pub(crate) fn render_token(server: &str, ca: &Path, user: &str, token: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-verdict-e2e\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: {user}\n  user:\n    token: {token}\ncontexts:\n- name: {user}@kube-verdict-e2e\n  context:\n    cluster: kube-verdict-e2e\n    user: {user}\ncurrent-context: {user}@kube-verdict-e2e\n",
+        ca = ca.display(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +71,19 @@ mod tests {
                 Some("https://127.0.0.1:6443")
             );
         }
+    }
+
+    #[test]
+    fn renders_a_token_config_that_parses() {
+        let text = render_token(
+            "https://127.0.0.1:6443",
+            Path::new("/p/ca.crt"),
+            "verdict-agent",
+            "tok.en",
+        );
+        let kc: kube::config::Kubeconfig = serde_norway::from_str(&text).unwrap();
+        let auth = kc.auth_infos[0].auth_info.clone().unwrap_or_default();
+        assert!(auth.token.is_some(), "{text}");
+        assert!(auth.client_certificate.is_none(), "{text}");
     }
 }

@@ -127,6 +127,11 @@ impl ManagedProcess {
         }
     }
 
+    /// The exit status, if the process has exited.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
     /// Fails with [`Error::Exited`] if the process is no longer running.
     pub fn check_running(&mut self) -> Result<()> {
         match self.exited() {
