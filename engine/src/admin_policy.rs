@@ -451,3 +451,16 @@ fn banp_action(a: BaselineAdminNetworkPolicyRuleAction) -> Action {
         BaselineAdminNetworkPolicyRuleAction::Deny => Action::Deny,
     }
 }
+
+// ---- read access for the policy catalog (catalog.rs) ----------------------------------
+
+impl AdminPolicy {
+    /// The rules in `direction`, in order.
+    pub(crate) fn rules(&self, direction: Direction) -> impl Iterator<Item = (&RuleRef, Action)> {
+        let rules = match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        };
+        rules.iter().map(|r| (&r.rule, r.action))
+    }
+}

@@ -785,3 +785,31 @@ fn compute_admin(
         .filter(|b| b.selects(&pod.labels, &pod.namespace_labels, pod.host_network))
         .cloned();
 }
+
+// ---- read access for the policy catalog (catalog.rs) ----------------------------------
+
+impl Index {
+    /// Every compiled NetworkPolicy, by namespace then name.
+    pub(crate) fn network_policy_records(&self) -> Vec<&NetworkPolicyRules> {
+        let mut namespaces: Vec<_> = self.namespaces.iter().collect();
+        namespaces.sort_by(|a, b| a.0.cmp(b.0));
+        namespaces
+            .into_iter()
+            .flat_map(|(_, ns)| ns.policies.values().map(|p| &**p))
+            .collect()
+    }
+
+    /// The AdminNetworkPolicies in evaluation order, and the BaselineAdminNetworkPolicy.
+    pub(crate) fn admin_records(&self) -> (&[Arc<AdminPolicy>], Option<&AdminPolicy>) {
+        (&self.admin_order, self.baseline.as_deref())
+    }
+
+    /// The pods scheduled on `node`.
+    pub(crate) fn pods_on_node(&self, node: &str) -> impl Iterator<Item = &PodRecord> {
+        self.pods_by_node
+            .get(node)
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .map(|id| self.pod(*id))
+    }
+}

@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_policy;
+pub mod catalog;
 pub mod decision;
 pub mod error;
 mod evaluate;
