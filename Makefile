@@ -35,7 +35,8 @@ test: ## EVERY test: setup, fmt, clippy, then all tests (set VERDICT_E2E=1 to ru
 simulate: ## Simulate the sample cluster in examples/demo (no cluster needed)
 	$(CARGO) run -q -p verdict-cli --bin kubectl-verdict -- simulate -f examples/demo --matrix --probe tcp/80 --probe udp/53
 
-demo: simulate ## The main job (for now: the simulate demo; the full local demo cluster comes with the agent)
+demo: ## Run the whole product locally (root): control plane, operator, agents, Jaeger, policies, traffic. DEMO_FOR=<s> runs headless
+	@$(if $(DEMO_FOR),DEMO_FOR=$(DEMO_FOR) )scripts/demo.sh
 
 cluster-up: ## Start a local control plane with netns nodes and pods; prints the kubeconfig
 	scripts/cluster.sh up

@@ -83,6 +83,9 @@ impl ManagedProcess {
         cmd.arg(program).args(args);
         cmd.envs(envs.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        // Its own process group: a Ctrl-C in the terminal reaches the owner only, which then
+        // stops its children in order (instead of every child dying at once mid-teardown).
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = spawn_from_spawner(cmd).map_err(|source| Error::Spawn {
             program: program.display().to_string(),
             source,
