@@ -5,12 +5,12 @@ use std::str::FromStr;
 
 use verdict_engine::Protocol;
 
-/// One protocol and destination port to try. ICMP has no port.
+/// One protocol and destination port to try. ICMP and other non-L4 protocols have no port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Probe {
     /// The protocol.
     pub protocol: Protocol,
-    /// The destination port; `None` exactly when the protocol is ICMP.
+    /// The destination port; `None` exactly when the protocol has no ports (ICMP, `IP/<n>`).
     pub port: Option<u16>,
 }
 
@@ -23,7 +23,7 @@ impl Probe {
 }
 
 impl fmt::Display for Probe {
-    /// `TCP/80`, or `ICMP`.
+    /// `TCP/80`, `ICMP` or `IP/47`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.port {
             Some(port) => write!(f, "{}/{port}", self.protocol),
@@ -35,14 +35,33 @@ impl fmt::Display for Probe {
 impl FromStr for Probe {
     type Err = String;
 
-    /// Parses `tcp/80`, `UDP/53`, `sctp/9000` or `icmp` (case-insensitive).
+    /// Parses `tcp/80`, `UDP/53`, `sctp/9000`, `icmp`, or `ip/47` for any other IP protocol
+    /// by number, which has no port (case-insensitive).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(number) = s
+            .get(..3)
+            .filter(|p| p.eq_ignore_ascii_case("ip/"))
+            .map(|_| &s[3..])
+        {
+            let protocol = Protocol::parse(s).ok_or_else(|| {
+                format!("invalid IP protocol number {number:?} (expected 0 to 255)")
+            })?;
+            if protocol.has_ports() {
+                return Err(format!(
+                    "IP/{number} is {protocol}, which needs a port, as in {protocol}/80"
+                ));
+            }
+            return Ok(Probe {
+                protocol,
+                port: None,
+            });
+        }
         let (proto, port) = match s.split_once('/') {
             Some((proto, port)) => (proto, Some(port)),
             None => (s, None),
         };
         let protocol = Protocol::parse(proto).ok_or_else(|| {
-            format!("unknown protocol {proto:?} (expected TCP, UDP, SCTP or ICMP)")
+            format!("unknown protocol {proto:?} (expected TCP, UDP, SCTP, ICMP or IP/<number>)")
         })?;
         let port = match (protocol, port) {
             (Protocol::Icmp, None) => None,
@@ -93,7 +112,19 @@ mod tests {
             (
                 "unknown protocol",
                 "gre/1",
-                Err("unknown protocol \"gre\" (expected TCP, UDP, SCTP or ICMP)"),
+                Err("unknown protocol \"gre\" (expected TCP, UDP, SCTP, ICMP or IP/<number>)"),
+            ),
+            ("gre by number", "ip/47", Ok("IP/47")),
+            ("ip/1 is icmp", "IP/1", Ok("ICMP")),
+            (
+                "ip/6 is tcp and needs a port",
+                "ip/6",
+                Err("IP/6 is TCP, which needs a port, as in TCP/80"),
+            ),
+            (
+                "ip protocol out of range",
+                "ip/300",
+                Err("invalid IP protocol number \"300\" (expected 0 to 255)"),
             ),
         ];
         for (name, input, want) in cases {

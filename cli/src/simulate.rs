@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use verdict_engine::{Decision, Flow, Protocol};
+use verdict_engine::{Decision, Flow};
 
 use crate::args::Target;
 use crate::cluster::{Cluster, PodInfo};
@@ -40,10 +40,10 @@ pub struct Outcome {
 
 /// The flow the engine sees for `probe` from `src` to `dst`.
 pub fn flow(src: IpAddr, dst: IpAddr, probe: Probe) -> Flow {
-    let src_port = if probe.protocol == Protocol::Icmp {
-        0
-    } else {
+    let src_port = if probe.protocol.has_ports() {
         SOURCE_PORT
+    } else {
+        0
     };
     Flow {
         src_ip: src,

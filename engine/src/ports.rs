@@ -1,7 +1,8 @@
 //! Port matching for NetworkPolicy and (Baseline)AdminNetworkPolicy rules.
 //!
 //! Both APIs compile to a list of [`PortSpec`]. An empty list (or an absent `ports`) matches
-//! every port and protocol, ICMP included; a non-empty list never matches ICMP. Named ports
+//! every port and protocol, ICMP and the other port-less IP protocols included
+//! ([`Protocol::Other`]); a non-empty list never matches those. Named ports
 //! resolve against the DESTINATION pod's container ports, so they never match traffic to a
 //! node or an external address.
 
@@ -54,7 +55,8 @@ pub(crate) fn ports_match(
     if ports.is_empty() {
         return true;
     }
-    if protocol == Protocol::Icmp {
+    // ICMP and the other non-L4 protocols have no port a rule could name (see `flow.rs`).
+    if !protocol.has_ports() {
         return false;
     }
     ports.iter().any(|spec| match spec {

@@ -65,7 +65,7 @@ pub fn index_of(objects: impl IntoIterator<Item = ClusterObject>) -> Index {
 fn flow(protocol: Protocol, src: &str, dst: &str, port: u16) -> Flow {
     Flow {
         src_ip: src.parse().expect("valid source IP"),
-        src_port: if protocol == Protocol::Icmp { 0 } else { 40000 },
+        src_port: if protocol.has_ports() { 40000 } else { 0 },
         dst_ip: dst.parse().expect("valid destination IP"),
         dst_port: port,
         protocol,
@@ -90,6 +90,11 @@ pub fn sctp(src: &str, dst: &str, port: u16) -> Flow {
 /// An ICMP echo from `src` to `dst`.
 pub fn icmp(src: &str, dst: &str) -> Flow {
     flow(Protocol::Icmp, src, dst, 0)
+}
+
+/// A flow of IP protocol `number` (47 is GRE) from `src` to `dst`, without ports.
+pub fn ip_proto(src: &str, dst: &str, number: u8) -> Flow {
+    flow(Protocol::from_number(number), src, dst, 0)
 }
 
 // ---- selectors ------------------------------------------------------------------------

@@ -24,6 +24,8 @@ fn ported_protocol(protocol: Protocol) -> Option<u8> {
         // The engine matches ICMP only by "all ports" rules; its header has no port where
         // `th dport` reads, so ICMP is never cached.
         Protocol::Icmp => None,
+        // Non-L4 IP protocols (GRE, ESP, ...) have no port either: never cached.
+        Protocol::Other(_) => None,
     }
 }
 

@@ -255,3 +255,149 @@ fn admin_policy_ports() {
         expect(name, &web_cluster(policies).evaluate(&flow), want);
     }
 }
+
+/// Non-L4 IP protocols (GRE, ESP, DCCP, UDP-Lite, ...) are flows without ports: only rules
+/// without ports match them, in every tier.
+#[test]
+fn non_l4_protocols_match_only_port_less_rules() {
+    let np_in = |rule: NpRule| vec![netpol("x", "p").ingress(rule).into()];
+    let deny_all_in = || vec![netpol("x", "p").policy_types(&["Ingress"]).into()];
+    let anp_in = |rule| vec![anp("a", 1).ingress(rule).into()];
+    let port_less_deny = || admin_rule("Deny").peer(peer_namespaces(sel([])));
+    let banp_in = |rule| vec![banp().ingress(rule).into()];
+    let cases: Vec<(&str, Vec<ClusterObject>, crate::Flow, Verdict)> = vec![
+        (
+            "GRE to an isolated pod",
+            deny_all_in(),
+            ip_proto(YB, WEB, 47),
+            Verdict::Deny,
+        ),
+        (
+            "ESP to an isolated pod",
+            deny_all_in(),
+            ip_proto(YB, WEB, 50),
+            Verdict::Deny,
+        ),
+        (
+            "DCCP to an isolated pod",
+            deny_all_in(),
+            ip_proto(YB, WEB, 33),
+            Verdict::Deny,
+        ),
+        (
+            "UDP-Lite to an isolated pod",
+            deny_all_in(),
+            ip_proto(YB, WEB, 136),
+            Verdict::Deny,
+        ),
+        (
+            "GRE to a pod nothing isolates",
+            vec![],
+            ip_proto(YB, WEB, 47),
+            Verdict::Allow,
+        ),
+        (
+            "port-less NP rule allows GRE",
+            np_in(np_rule()),
+            ip_proto(YB, WEB, 47),
+            Verdict::Allow,
+        ),
+        (
+            "port-less NP rule with a peer allows ESP from it",
+            np_in(np_rule().pods(sel([("pod", "b")]))),
+            ip_proto(XB, WEB, 50),
+            Verdict::Allow,
+        ),
+        (
+            "NP rule with a protocol-only port never matches GRE",
+            np_in(np_rule().protocol("TCP")),
+            ip_proto(YB, WEB, 47),
+            Verdict::Deny,
+        ),
+        (
+            "NP rule with a port never matches UDP-Lite",
+            np_in(np_rule().port(53, Some("UDP"))),
+            ip_proto(YB, WEB, 136),
+            Verdict::Deny,
+        ),
+        (
+            "NP rule with a named port never matches DCCP",
+            np_in(np_rule().named_port("http", None)),
+            ip_proto(YB, WEB, 33),
+            Verdict::Deny,
+        ),
+        (
+            "port-less ANP deny drops GRE",
+            anp_in(port_less_deny()),
+            ip_proto(YB, WEB, 47),
+            Verdict::Deny,
+        ),
+        (
+            "ANP deny with ports lets GRE through",
+            anp_in(
+                admin_rule("Deny")
+                    .peer(peer_namespaces(sel([])))
+                    .port(admin_port(80, "TCP")),
+            ),
+            ip_proto(YB, WEB, 47),
+            Verdict::Allow,
+        ),
+        (
+            "port-less BANP deny drops ESP",
+            banp_in(port_less_deny()),
+            ip_proto(YB, WEB, 50),
+            Verdict::Deny,
+        ),
+        (
+            "BANP deny with a port range lets ESP through",
+            banp_in(
+                admin_rule("Deny")
+                    .peer(peer_namespaces(sel([])))
+                    .port(admin_port_range(1, 65535, Some("UDP"))),
+            ),
+            ip_proto(YB, WEB, 50),
+            Verdict::Allow,
+        ),
+    ];
+    for (name, policies, flow, want) in cases {
+        expect(name, &web_cluster(policies).evaluate(&flow), want);
+    }
+}
+
+#[test]
+fn protocol_spellings_round_trip() {
+    use crate::Protocol;
+    let cases = [
+        ("tcp", "tcp", Some(Protocol::Tcp), "TCP"),
+        ("udp upper", "UDP", Some(Protocol::Udp), "UDP"),
+        ("sctp mixed", "Sctp", Some(Protocol::Sctp), "SCTP"),
+        ("icmpv6 is icmp", "icmpv6", Some(Protocol::Icmp), "ICMP"),
+        ("gre by number", "IP/47", Some(Protocol::Other(47)), "IP/47"),
+        ("lower-case ip", "ip/50", Some(Protocol::Other(50)), "IP/50"),
+        ("ip/6 is tcp", "IP/6", Some(Protocol::Tcp), "TCP"),
+        ("ip/58 is icmp", "ip/58", Some(Protocol::Icmp), "ICMP"),
+        (
+            "ip/0 (HOPOPT) is other",
+            "ip/0",
+            Some(Protocol::Other(0)),
+            "IP/0",
+        ),
+        ("out of range", "IP/256", None, ""),
+        ("sign", "IP/+4", None, ""),
+        ("empty number", "IP/", None, ""),
+        ("name instead of number", "GRE", None, ""),
+    ];
+    for (name, input, want, display) in cases {
+        let got = Protocol::parse(input);
+        assert_eq!(got, want, "case {name:?}");
+        if let Some(p) = got {
+            assert_eq!(p.to_string(), display, "case {name:?}");
+            let json = serde_json::to_string(&p).expect("serializes");
+            assert_eq!(json, format!("\"{display}\""), "case {name:?}");
+            let back: Protocol = serde_json::from_str(&json).expect("deserializes");
+            assert_eq!(back, p, "case {name:?}");
+            assert_eq!(Protocol::from_number(p.number()), p, "case {name:?}");
+        }
+    }
+    assert!(serde_json::from_str::<Protocol>("\"IP/300\"").is_err());
+}
