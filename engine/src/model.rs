@@ -28,6 +28,11 @@ pub(crate) struct PodRecord {
     pub(crate) node: Option<Arc<str>>,
     pub(crate) labels: Labels,
     pub(crate) host_network: bool,
+    /// `metadata.uid`, when the object has one.
+    pub(crate) uid: Option<Arc<str>>,
+    /// False once the pod has a deletionTimestamp (or is in phase Succeeded/Failed): a
+    /// running pod wins a reused address over a terminating one.
+    pub(crate) running: bool,
     /// Empty when the pod has no IP yet or has terminated.
     pub(crate) ips: Vec<IpAddr>,
     pub(crate) named_ports: Vec<NamedPort>,
@@ -52,6 +57,8 @@ pub(crate) struct PodFacts {
     pub(crate) node: Option<Arc<str>>,
     pub(crate) labels: Labels,
     pub(crate) host_network: bool,
+    pub(crate) uid: Option<Arc<str>>,
+    pub(crate) running: bool,
     pub(crate) ips: Vec<IpAddr>,
     pub(crate) named_ports: Vec<NamedPort>,
 }
@@ -117,6 +124,13 @@ impl PodFacts {
                 .map(Arc::from),
             labels: Labels::from_map(pod.metadata.labels.as_ref()),
             host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
+            uid: pod
+                .metadata
+                .uid
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(Arc::from),
+            running: !terminated && pod.metadata.deletion_timestamp.is_none(),
             ips,
             named_ports,
         })
@@ -173,6 +187,8 @@ impl PodRecord {
             node: facts.node,
             labels: facts.labels,
             host_network: facts.host_network,
+            uid: facts.uid,
+            running: facts.running,
             ips: facts.ips,
             named_ports: facts.named_ports,
             namespace_labels,
@@ -190,6 +206,8 @@ impl PodRecord {
             && self.node == facts.node
             && self.labels == facts.labels
             && self.host_network == facts.host_network
+            && self.uid == facts.uid
+            && self.running == facts.running
             && self.ips == facts.ips
             && self.named_ports == facts.named_ports
     }

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::model::PodRecord;
 
 /// A pod's slot number.
@@ -78,43 +80,58 @@ impl PodSlab {
     }
 }
 
-/// The pods claiming one address, newest last. Almost always exactly one, so the common case
-/// holds no heap allocation and clones by copy.
+/// The pods claiming one address, in claim order (newest last), each with whether it is
+/// running. Almost always exactly one, so the common case holds no heap allocation.
+///
+/// # Guarantees
+/// The address resolves to the newest running claim; only when no claim is running (all
+/// are terminating) to the newest claim. So a terminating pod never keeps an address that a
+/// running pod has claimed, whichever of their events (or list entries) came first.
 #[derive(Clone, Debug)]
 pub(crate) struct Owners {
-    newest: PodId,
-    older: Vec<PodId>,
+    claims: SmallVec<[Claim; 1]>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Claim {
+    id: PodId,
+    running: bool,
 }
 
 impl Owners {
-    pub(crate) fn new(id: PodId) -> Self {
-        Owners {
-            newest: id,
-            older: Vec::new(),
-        }
+    pub(crate) fn new(id: PodId, running: bool) -> Self {
+        let mut claims = SmallVec::new();
+        claims.push(Claim { id, running });
+        Owners { claims }
     }
 
     /// The pod the address resolves to.
-    pub(crate) fn newest(&self) -> PodId {
-        self.newest
+    pub(crate) fn current(&self) -> PodId {
+        self.claims
+            .iter()
+            .rev()
+            .find(|c| c.running)
+            .or(self.claims.last())
+            .expect("an Owners is never empty")
+            .id
     }
 
-    pub(crate) fn push(&mut self, id: PodId) {
-        let previous = std::mem::replace(&mut self.newest, id);
-        self.older.push(previous);
+    /// Adds the newest claim.
+    pub(crate) fn push(&mut self, id: PodId, running: bool) {
+        self.claims.push(Claim { id, running });
+    }
+
+    /// Records that a claimant started or stopped running, keeping its place.
+    pub(crate) fn set_running(&mut self, id: PodId, running: bool) {
+        for c in self.claims.iter_mut().filter(|c| c.id == id) {
+            c.running = running;
+        }
     }
 
     /// Removes `id`; returns true when no owner is left.
     pub(crate) fn remove(&mut self, id: PodId) -> bool {
-        if self.newest == id {
-            match self.older.pop() {
-                Some(previous) => self.newest = previous,
-                None => return true,
-            }
-        } else {
-            self.older.retain(|o| *o != id);
-        }
-        false
+        self.claims.retain(|c| c.id != id);
+        self.claims.is_empty()
     }
 }
 
@@ -122,33 +139,87 @@ impl Owners {
 mod tests {
     use super::*;
 
-    /// (case, pushes after 1, removals, expected newest or `None` when empty)
-    type Case = (
-        &'static str,
-        &'static [PodId],
-        &'static [PodId],
-        Option<PodId>,
-    );
+    /// One step on an address's owners: a claim (pod, running), a status change, a removal.
+    #[derive(Clone, Copy, Debug)]
+    enum Step {
+        Claim(PodId, bool),
+        Running(PodId, bool),
+        Remove(PodId),
+    }
+    use Step::*;
 
     #[test]
     fn owners_table() {
-        let cases: [Case; 5] = [
-            ("single", &[], &[], Some(1)),
-            ("newest wins", &[2, 3], &[], Some(3)),
-            ("removing newest falls back", &[2, 3], &[3], Some(2)),
-            ("removing an older keeps newest", &[2, 3], &[2], Some(3)),
-            ("removing all empties", &[2], &[1, 2], None),
+        // (case, steps after `Claim(1, true)`, expected owner or `None` when empty)
+        let cases: [(&str, &[Step], Option<PodId>); 12] = [
+            ("single", &[], Some(1)),
+            (
+                "newest running wins",
+                &[Claim(2, true), Claim(3, true)],
+                Some(3),
+            ),
+            (
+                "removing newest falls back",
+                &[Claim(2, true), Claim(3, true), Remove(3)],
+                Some(2),
+            ),
+            (
+                "removing an older keeps newest",
+                &[Claim(2, true), Claim(3, true), Remove(2)],
+                Some(3),
+            ),
+            (
+                "removing all empties",
+                &[Claim(2, true), Remove(1), Remove(2)],
+                None,
+            ),
+            (
+                "a terminating newcomer does not take over",
+                &[Claim(2, false)],
+                Some(1),
+            ),
+            (
+                "the old owner starts terminating",
+                &[Claim(2, true), Running(2, false)],
+                Some(1),
+            ),
+            (
+                "running newcomer beats terminating old",
+                &[Running(1, false), Claim(2, true)],
+                Some(2),
+            ),
+            (
+                "all terminating: newest",
+                &[Running(1, false), Claim(2, false)],
+                Some(2),
+            ),
+            (
+                "terminating alone still resolves",
+                &[Running(1, false)],
+                Some(1),
+            ),
+            (
+                "a status change keeps the place",
+                &[Claim(2, true), Running(1, false), Running(1, true)],
+                Some(2),
+            ),
+            (
+                "removing the running owner falls to terminating",
+                &[Claim(2, false), Remove(1)],
+                Some(2),
+            ),
         ];
-        for (name, pushes, removals, want) in cases {
-            let mut o = Owners::new(1);
-            for p in pushes {
-                o.push(*p);
-            }
+        for (name, steps, want) in cases {
+            let mut o = Owners::new(1, true);
             let mut empty = false;
-            for r in removals {
-                empty = o.remove(*r);
+            for step in steps {
+                match *step {
+                    Claim(id, running) => o.push(id, running),
+                    Running(id, running) => o.set_running(id, running),
+                    Remove(id) => empty = o.remove(id),
+                }
             }
-            let got = (!empty).then(|| o.newest());
+            let got = (!empty).then(|| o.current());
             assert_eq!(got, want, "case {name:?}");
         }
     }

@@ -265,6 +265,21 @@ impl PodBuilder {
         self
     }
 
+    /// Sets `metadata.uid`.
+    pub fn uid(mut self, uid: &str) -> Self {
+        self.0.metadata.uid = Some(uid.to_string());
+        self
+    }
+
+    /// Sets `metadata.deletionTimestamp`: the pod is terminating.
+    pub fn terminating(mut self) -> Self {
+        self.0.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ));
+        self
+    }
+
     /// Sets `status.phase`.
     pub fn phase(mut self, phase: &str) -> Self {
         self.status().phase = Some(phase.to_string());

@@ -377,3 +377,146 @@ fn delete_by_object_dispatches_on_kind() {
     }
     assert_eq!(index.stats(), crate::IndexStats::default());
 }
+
+/// A reused IP: a terminating old pod and a new running pod claim 10.0.0.1. The running pod
+/// owns it in either arrival order (watch events or list order on a relist); only among
+/// equals does the newest claim win.
+#[test]
+fn reused_ip_running_beats_terminating() {
+    const IP: &str = "10.0.0.1";
+    let old = |running: bool| {
+        let p = pod("x", "old")
+            .uid("uid-old")
+            .labels([("pod", "a")])
+            .ip(IP)
+            .node("n1");
+        if running { p } else { p.terminating() }
+    };
+    let new = |running: bool| {
+        let p = pod("y", "new").uid("uid-new").ip(IP).node("n2");
+        if running { p } else { p.terminating() }
+    };
+    let finished_new = || {
+        pod("y", "new")
+            .uid("uid-new")
+            .ip(IP)
+            .node("n2")
+            .phase("Succeeded")
+    };
+    // (case, pods in arrival order, expected owner of the IP)
+    let cases: Vec<(&str, Vec<PodBuilder>, &str)> = vec![
+        (
+            "terminating old first, running new second",
+            vec![old(false), new(true)],
+            "y/new",
+        ),
+        (
+            "running new first, terminating old second",
+            vec![new(true), old(false)],
+            "y/new",
+        ),
+        (
+            "both running: newest wins",
+            vec![old(true), new(true)],
+            "y/new",
+        ),
+        (
+            "both running, other order: newest wins",
+            vec![new(true), old(true)],
+            "x/old",
+        ),
+        (
+            "both terminating: newest wins",
+            vec![old(false), new(false)],
+            "y/new",
+        ),
+        (
+            "a terminating newcomer does not take over",
+            vec![old(true), new(false)],
+            "x/old",
+        ),
+        (
+            "a finished pod claims nothing",
+            vec![old(false), finished_new()],
+            "x/old",
+        ),
+    ];
+    for (name, pods, want) in cases {
+        let mut index = Index::new();
+        for p in pods {
+            apply(&mut index, p);
+        }
+        let ip = IP.parse().unwrap();
+        assert_eq!(index.endpoint(ip).to_string(), want, "case {name:?}");
+        let uid = format!("uid-{}", want.split('/').nth(1).unwrap());
+        assert_eq!(
+            index.pod_uid(ip).as_deref(),
+            Some(uid.as_str()),
+            "case {name:?}"
+        );
+    }
+}
+
+/// The same reuse, step by step against policy: x/old (isolated by a default deny) keeps the
+/// address until it starts terminating, then y/new's (open) policies apply; the old pod's
+/// delete changes nothing more, and a relist in the other order decides the same.
+#[test]
+fn reused_ip_follows_the_running_pod_incrementally() {
+    let deny = netpol("x", "deny").pod_selector(sel([("pod", "a")]));
+    let old = || {
+        pod("x", "old")
+            .uid("uid-old")
+            .labels([("pod", "a")])
+            .ip(XA)
+            .node("n1")
+    };
+    let new = || pod("y", "new").uid("uid-new").ip(XA).node("n2");
+    let mut index = cluster([deny.clone().into()]);
+    assert!(index.delete_pod("x", "a"));
+    apply(&mut index, old());
+    apply(&mut index, new().terminating());
+    expect(
+        "old running owns it",
+        &index.evaluate(&tcp(YB, XA, 80)),
+        Verdict::Deny,
+    );
+    assert_eq!(
+        index.pod_uid(XA.parse().unwrap()).as_deref(),
+        Some("uid-old")
+    );
+    // The new pod's deletionTimestamp clears (it was a stale event): it is running and newest.
+    apply(&mut index, new());
+    let d = index.evaluate(&tcp(YB, XA, 80));
+    expect("newest running owns it", &d, Verdict::Allow);
+    assert_eq!(d.dst.to_string(), "y/new");
+    // The old pod starts terminating: no change, the new one keeps it.
+    apply(&mut index, old().terminating());
+    assert_eq!(index.endpoint(XA.parse().unwrap()).to_string(), "y/new");
+    // The new pod terminates too: both terminating, the newest claim (y/new) still wins.
+    apply(&mut index, new().terminating());
+    assert_eq!(index.endpoint(XA.parse().unwrap()).to_string(), "y/new");
+    // y/new is gone: the terminating old pod is all that is left.
+    assert!(index.delete_pod("y", "new"));
+    expect(
+        "old owns it again",
+        &index.evaluate(&tcp(YB, XA, 80)),
+        Verdict::Deny,
+    );
+    // A relist in either order, with the old pod terminating, gives the new one the address
+    // and matches the incrementally updated index.
+    apply(&mut index, new());
+    let mut objects = base();
+    objects.retain(|o| !matches!(o, ClusterObject::Pod(p) if p.metadata.name.as_deref() == Some("a") && p.metadata.namespace.as_deref() == Some("x")));
+    objects.push(deny.into());
+    let mut forward = objects.clone();
+    forward.extend([old().terminating().into(), new().into()]);
+    let mut backward = objects;
+    backward.extend([new().into(), old().terminating().into()]);
+    assert_same_as_rebuilt("relist, old first", &index, &forward);
+    assert_same_as_rebuilt("relist, new first", &index, &backward);
+    assert_eq!(
+        index.pod_uid(XA.parse().unwrap()).as_deref(),
+        Some("uid-new")
+    );
+    assert_eq!(index.pod_uid(OUTSIDE.parse().unwrap()), None);
+}
