@@ -1196,11 +1196,12 @@ mod tests {
 
     #[test]
     fn env_resolves_the_downward_api() {
-        let cases: Vec<(
-            &str,
+        type Case<'a> = (
+            &'a str,
             Vec<EnvVar>,
-            std::result::Result<Vec<(&str, &str)>, &str>,
-        )> = vec![
+            Result<Vec<(&'a str, &'a str)>, &'a str>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "node name",
                 vec![field("NODE_NAME", "spec.nodeName")],
@@ -1339,12 +1340,13 @@ mod tests {
             drop: Some(drop.iter().map(|s| s.to_string()).collect()),
             add: Some(add.iter().map(|s| s.to_string()).collect()),
         };
-        let cases: [(
-            &str,
+        type Case<'a> = (
+            &'a str,
             Option<PodSecurityContext>,
             Option<SecurityContext>,
-            Vec<&str>,
-        ); 4] = [
+            Vec<&'a str>,
+        );
+        let cases: [Case; 4] = [
             ("nothing", None, None, vec![]),
             (
                 "operator: pod uid/gid, drop all, no escalation",
