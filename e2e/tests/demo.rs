@@ -319,6 +319,47 @@ fn demo_runs_headless_and_leaves_nothing_behind() {
     };
     eprintln!("verdict_decisions_total across nodes: {totals:?}");
 
+    // The stand-in kubelet restarts a killed agent (restartPolicy Always) and reports it.
+    let (victim, _) = during
+        .iter()
+        .find(|(_, c)| c.contains("verdict-agent") && !c.contains("setpriv"))
+        .cloned()
+        .expect("an agent process");
+    let _ = Command::new("kill")
+        .args(["-KILL", &victim.to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pods: serde_json::Value = serde_json::from_str(&kubectl(
+            &kubeconfig,
+            &["get", "pods", "-n", "kube-verdict-system", "-o", "json"],
+        ))
+        .unwrap();
+        let restarted_and_ready = pods["items"].as_array().unwrap().iter().any(|p| {
+            let cs = &p["status"]["containerStatuses"][0];
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("verdict-agent-default-")
+                && cs["restartCount"].as_u64().unwrap_or(0) >= 1
+                && cs["ready"] == true
+        });
+        let npe: serde_json::Value = serde_json::from_str(&kubectl(
+            &kubeconfig,
+            &["get", "npe", "default", "-o", "json"],
+        ))
+        .unwrap();
+        if restarted_and_ready && npe["status"]["readyNodes"] == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed agent (pid {victim}) was not restarted and Ready again: {pods}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("killed agent pid {victim}: restarted, Ready, npe Ready 2/2 again");
+
     // Jaeger's API answers; spans are checked when this build exports them.
     let jaeger = &ready["jaeger"];
     let (code, services) = http_get(&format!("{jaeger}/api/services")).expect("Jaeger answers");
@@ -452,4 +493,139 @@ fn demo_runs_headless_and_leaves_nothing_behind() {
     assert!(files.is_empty(), "work files left behind: {files:?}");
     let _ = std::fs::remove_dir(&work);
     eprintln!("demo test took {:.1}s", t0.elapsed().as_secs_f64());
+}
+
+/// How one refusal case sets the stage: extra demo flags, a port to hold, a state file to plant.
+struct Refusal {
+    name: &'static str,
+    args: Vec<String>,
+    as_nobody: bool,
+    hold_port: Option<u16>,
+    /// A `demo.json` naming this pid (`None`: no state file; `Some(0)`: a pid that is gone).
+    planted_pid: Option<u32>,
+    want: String,
+}
+
+/// The demo refuses to start, saying why, before it creates anything: not root, a taken port, a
+/// running demo, a missing binary; a crashed demo's leftovers are cleaned first. (A missing
+/// kernel feature cannot be staged here; its check names `network namespaces` or
+/// `nfnetlink_queue` the same way.) Cost: about a second.
+#[test]
+fn demo_refuses_with_clear_errors() {
+    verdict_e2e::skip_unless_e2e!();
+    let bins = bin_dir();
+    let port = 29400;
+    let cases = [
+        Refusal {
+            name: "not root",
+            args: vec![],
+            as_nobody: true,
+            hold_port: None,
+            planted_pid: None,
+            want: "the demo needs root".into(),
+        },
+        Refusal {
+            name: "port in use",
+            args: vec![],
+            as_nobody: false,
+            hold_port: Some(port + 12),
+            planted_pid: None,
+            want: "port 127.0.0.1:29412 (node-2's metrics) is already in use".into(),
+        },
+        Refusal {
+            name: "a demo is running",
+            args: vec![],
+            as_nobody: false,
+            hold_port: None,
+            planted_pid: Some(std::process::id()),
+            want: format!("a demo is already running (pid {})", std::process::id()),
+        },
+        Refusal {
+            name: "missing binary",
+            args: vec!["--bin-dir".into(), "/nonexistent".into()],
+            as_nobody: false,
+            hold_port: None,
+            planted_pid: None,
+            want: "/nonexistent/verdict-agent is missing".into(),
+        },
+        Refusal {
+            name: "stale demo cleaned, then the port refusal",
+            args: vec![],
+            as_nobody: false,
+            hold_port: Some(port),
+            planted_pid: Some(0),
+            want: "cleaning up a stale demo from a crashed run".into(),
+        },
+    ];
+    for case in cases {
+        let work = verdict_e2e::work_root().join(format!("demo-refusal-{}", std::process::id()));
+        std::fs::create_dir_all(&work).unwrap();
+        let leftover = work.join("leftover-of-a-crashed-demo");
+        if let Some(pid) = case.planted_pid {
+            let pid = if pid == 0 {
+                let mut gone = Command::new("true").spawn().unwrap();
+                let pid = gone.id();
+                gone.wait().unwrap();
+                pid
+            } else {
+                pid
+            };
+            std::fs::create_dir_all(&leftover).unwrap();
+            let state = serde_json::json!({"pid": pid, "dirs": [leftover]});
+            std::fs::write(work.join("demo.json"), state.to_string()).unwrap();
+        }
+        let _held = case
+            .hold_port
+            .map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).expect("holding a port"));
+        let mut cmd = if case.as_nobody {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+            c.arg(env!("CARGO_BIN_EXE_verdict-demo"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_verdict-demo"))
+        };
+        // Ports nothing else here uses, so only the held one is taken.
+        if !case.args.iter().any(|a| a == "--bin-dir") {
+            cmd.arg("--bin-dir").arg(&bins);
+        }
+        cmd.args(["--port-base", &port.to_string(), "--jaeger-port", "29486"])
+            .args(["--otlp-port", "29487"])
+            .args(&case.args);
+        let out = cmd
+            .env("VERDICT_E2E_DIR", &work)
+            .env_remove("DEMO_FOR")
+            .output()
+            .expect("running verdict-demo");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{}: it started anyway:\n{stderr}",
+            case.name
+        );
+        assert!(
+            stderr.contains(&case.want),
+            "{}: want {:?} in:\n{stderr}",
+            case.name,
+            case.want
+        );
+        if case.planted_pid == Some(0) {
+            assert!(
+                !leftover.exists(),
+                "{}: the stale work directory is still there",
+                case.name
+            );
+            assert!(
+                !work.join("demo.json").exists(),
+                "{}: the stale state is still there",
+                case.name
+            );
+            assert!(
+                stderr.contains("is already in use"),
+                "{}: then the port refusal:\n{stderr}",
+                case.name
+            );
+        }
+        let _ = std::fs::remove_dir_all(&work);
+    }
 }

@@ -189,14 +189,21 @@ fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// Checks what the demo needs before starting anything; each failure names what is missing.
-fn preflight(cli: &Cli, bin_dir: &Path) -> anyhow::Result<()> {
+/// The demo needs root; checked before anything else.
+fn check_root() -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!(
             "the demo needs root: it creates network namespaces, veths, routes and nftables \
              tables (run `sudo make demo`)"
         );
     }
+    Ok(())
+}
+
+/// Checks what the demo needs before starting anything; each failure names what is missing.
+/// Root is checked before, and a stale demo cleaned before, this (its leftovers could hold
+/// the ports).
+fn preflight(cli: &Cli, bin_dir: &Path) -> anyhow::Result<()> {
     // A network namespace on a throwaway thread: nothing to clean up afterwards.
     let netns = std::thread::spawn(|| nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET))
         .join()
@@ -995,8 +1002,9 @@ async fn main() -> anyhow::Result<()> {
             .context("this binary's directory")?
             .to_path_buf(),
     };
-    preflight(&cli, &bin_dir)?;
+    check_root()?;
     handle_stale_demo()?;
+    preflight(&cli, &bin_dir)?;
 
     let mut parts = Parts::default();
     let started = {
