@@ -20,10 +20,10 @@
 //!      └─ deletionTimestamp ─► SIGTERM, grace period, confirm the delete, remove the pod netns
 //! ```
 //!
-//! Its processes cannot outlive it: each carries a parent-death signal (cleared by setpriv's uid
-//! change, so the operator's relies on the next point), and each runs in a network namespace of
-//! the [`NetnsCluster`], whose deletion (on drop, or by the next run's `cleanup_stale`) kills
-//! every process inside.
+//! Its processes cannot outlive it: each carries a parent-death signal (set again after
+//! setpriv's credential change, which clears it), and each runs in a network namespace of the
+//! [`NetnsCluster`], whose deletion (on drop, or by the next run's `cleanup_stale`) kills every
+//! process inside.
 //!
 //! What it does not do, unlike a kubelet: pull images (the image name picks a binary built from
 //! this workspace), mount volumes (an `emptyDir` at `/tmp` is the host's `/tmp`), enforce
@@ -445,6 +445,10 @@ pub(crate) fn setpriv_args(
     }
     if container.and_then(|c| c.allow_privilege_escalation) == Some(false) {
         args.push("--no-new-privs".into());
+    }
+    if !args.is_empty() {
+        // A credential change clears the parent-death signal; set it again after it.
+        args.push("--pdeathsig=KILL".into());
     }
     args
 }
@@ -1367,6 +1371,7 @@ mod tests {
                     "--reuid=65532",
                     "--clear-groups",
                     "--no-new-privs",
+                    "--pdeathsig=KILL",
                 ],
             ),
             (
@@ -1382,6 +1387,7 @@ mod tests {
                     "--bounding-set=-all,+net_admin,+net_raw",
                     "--inh-caps=-all",
                     "--no-new-privs",
+                    "--pdeathsig=KILL",
                 ],
             ),
             (
@@ -1394,7 +1400,7 @@ mod tests {
                     run_as_user: Some(2),
                     ..Default::default()
                 }),
-                vec!["--reuid=2", "--clear-groups"],
+                vec!["--reuid=2", "--clear-groups", "--pdeathsig=KILL"],
             ),
         ];
         for (name, pod, c, want) in cases {
