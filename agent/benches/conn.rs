@@ -392,21 +392,24 @@ fn main() {
     let consumed = Arc::new(AtomicU64::new(0));
     let consumer = {
         let consumed = consumed.clone();
+        let snapshot = snapshot.clone();
         std::thread::spawn(move || {
-            // Telemetry stand-in: render each decision the way a log line would.
+            // The fan-out's own work for each decision: the event (trace id, UIDs, sentence)
+            // and its spans. Exporting them to a collector is not part of this figure yet.
+            let mut builder = verdict_events::EventBuilder::new(
+                NODE,
+                verdict_events::TraceKey::from_cluster_id("bench"),
+            );
             loop {
                 let batch = rx.blocking_next_batch();
                 if batch.is_empty() {
                     break;
                 }
+                let index = snapshot.load();
                 for d in batch {
-                    let line = format!(
-                        "{} {:?} {:?}",
-                        d.flow,
-                        d.judgement.verdict,
-                        d.judgement.tier()
-                    );
-                    consumed.fetch_add(u64::from(!line.is_empty()), Relaxed);
+                    let event = builder.build(d, &index);
+                    let spans = verdict_events::spans::span_records(&event);
+                    consumed.fetch_add(u64::from(!spans.is_empty()), Relaxed);
                 }
             }
         })

@@ -172,6 +172,34 @@ struct Args {
     /// Address of the live dashboard; off when unset.
     #[arg(long, env = "VERDICT_DASHBOARD_ADDR")]
     dashboard_addr: Option<SocketAddr>,
+
+    /// The cluster-wide key the connection trace ids are derived from; every agent of a
+    /// cluster must use the same one (the operator passes the enforcer's UID).
+    #[arg(long, env = "VERDICT_TRACE_KEY", default_value = "kube-verdict")]
+    trace_key: String,
+
+    /// Spans this node exports per second at most (a token bucket with twice this burst).
+    #[arg(long, env = "VERDICT_MAX_SPANS_PER_SECOND", default_value_t = 2000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_spans_per_second: u32,
+
+    /// Distinct `verdict_policy_hits_total` series at most; further rules are counted in
+    /// `verdict_policy_hits_folded_total`.
+    #[arg(long, env = "VERDICT_POLICY_HITS_CAP", default_value_t = 2000)]
+    policy_hits_cap: usize,
+
+    /// Decisions held between the verdict threads and the telemetry task.
+    #[arg(long, env = "VERDICT_EVENT_BUFFER", default_value_t = 65536,
+          value_parser = clap::value_parser!(u32).range(64..=4_194_304))]
+    event_buffer: u32,
+
+    /// This agent's pod name (downward API), for the spans' resource.
+    #[arg(long, env = "VERDICT_POD_NAME")]
+    pod_name: Option<String>,
+
+    /// This agent's pod namespace (downward API), for the spans' resource.
+    #[arg(long, env = "VERDICT_POD_NAMESPACE")]
+    pod_namespace: Option<String>,
 }
 
 /// The validated agent configuration.
@@ -203,14 +231,26 @@ pub struct Config {
     pub health_addr: SocketAddr,
     /// tracing filter directive.
     pub log_level: String,
-    /// OTLP endpoint (telemetry issue; accepted, not active yet).
+    /// OTLP gRPC endpoint of the decision spans; `None`: no spans.
     pub otlp_endpoint: Option<String>,
-    /// Allow-decision sampling rate (telemetry issue).
+    /// Fraction of allowed connections traced.
     pub allow_sample_rate: f64,
-    /// Whether every deny is exported (telemetry issue).
+    /// Whether every denied connection is traced.
     pub always_sample_denies: bool,
-    /// Dashboard address (telemetry issue; accepted, not active yet).
+    /// Dashboard address; `None`: no dashboard.
     pub dashboard_addr: Option<SocketAddr>,
+    /// The cluster's trace-id key.
+    pub trace_key: String,
+    /// The per-node span cap, per second.
+    pub max_spans_per_second: u32,
+    /// Cap on distinct policy-hit series.
+    pub policy_hits_cap: usize,
+    /// Capacity of the decision handoff ring.
+    pub event_buffer: usize,
+    /// This agent's pod name, when known.
+    pub pod_name: Option<String>,
+    /// This agent's pod namespace, when known.
+    pub pod_namespace: Option<String>,
 }
 
 impl Config {
@@ -268,6 +308,12 @@ impl Config {
             allow_sample_rate: args.allow_sample_rate,
             always_sample_denies: args.always_sample_denies,
             dashboard_addr: args.dashboard_addr,
+            trace_key: args.trace_key,
+            max_spans_per_second: args.max_spans_per_second,
+            policy_hits_cap: args.policy_hits_cap,
+            event_buffer: args.event_buffer as usize,
+            pod_name: args.pod_name,
+            pod_namespace: args.pod_namespace,
         })
     }
 }
@@ -424,6 +470,12 @@ mod tests {
             allow_sample_rate: 1.0,
             always_sample_denies: true,
             dashboard_addr: None,
+            trace_key: "kube-verdict".into(),
+            max_spans_per_second: 2000,
+            policy_hits_cap: 2000,
+            event_buffer: 65536,
+            pod_name: None,
+            pod_namespace: None,
         }
     }
 

@@ -166,6 +166,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The decision telemetry could not be set up (a bad sampler setting, an OTLP endpoint
+    /// that is not a URI).
+    #[error("setting up decision telemetry")]
+    Telemetry(#[source] verdict_events::Error),
     /// A task the agent needs ended.
     #[error("the {0} task ended unexpectedly")]
     TaskEnded(

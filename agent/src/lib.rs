@@ -43,6 +43,7 @@ pub mod metrics;
 mod netlink;
 pub mod nflog;
 pub mod run;
+pub mod telemetry;
 pub mod watch;
 
 pub use error::{Error, Result};

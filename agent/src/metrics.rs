@@ -33,8 +33,6 @@ use crate::watch::Kind;
 /// A snapshot of the packet path's counters, taken at scrape time.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DataplaneSample {
-    /// Decisions so far, by verdict and deciding tier (of the denying direction for a deny).
-    pub decisions: Vec<(Verdict, Tier, u64)>,
     /// Packets that did not parse and got the default verdict.
     pub malformed_packets: u64,
     /// Packets the agent could not judge (queue overrun, verdict send failure) and so got the
@@ -54,9 +52,14 @@ pub struct DataplaneSample {
     pub cache_hits_now_denied: u64,
     /// Flow classes added to the verdict cache.
     pub cache_inserts: u64,
+    /// Times the verdict cache's log could not be delivered in full (ENOBUFS).
+    pub cache_log_overruns: u64,
     /// Verdict cache flushes (one per index change).
     pub cache_flushes: u64,
 }
+
+/// The `consumer` label of span-queue drops.
+const SPANS_CONSUMER: &str = "spans";
 
 /// A latency histogram read at one moment.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -122,9 +125,50 @@ impl Collector for LatencyCollector {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabels {
-    verdict: &'static str,
+    action: &'static str,
+    direction: &'static str,
     tier: &'static str,
+    source: &'static str,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PolicyHitLabels {
+    kind: String,
+    namespace: String,
+    name: String,
+    rule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConsumerLabels {
+    consumer: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// The span pipeline's counters, read at scrape time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpanSample {
+    /// Spans the collector accepted.
+    pub exported: u64,
+    /// Spans in failed export requests.
+    pub failed: u64,
+    /// Spans dropped because the exporter's queue was full.
+    pub dropped: u64,
+    /// Decisions the sampler's ratio left out.
+    pub sampled_out: u64,
+    /// Decisions the per-node span cap dropped.
+    pub capped: u64,
+}
+
+/// Reads the span pipeline's counters.
+pub type SpanSource = Arc<dyn Fn() -> SpanSample + Send + Sync>;
+
+/// The default cap on distinct `verdict_policy_hits_total` series.
+pub const DEFAULT_POLICY_HITS_CAP: usize = 2000;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
@@ -144,6 +188,14 @@ pub struct Metrics {
     unsupported_packets: Counter,
     engine_panics: Counter,
     decisions: Family<DecisionLabels, Counter>,
+    policy_hits: Family<PolicyHitLabels, Counter>,
+    policy_hits_series: Arc<std::sync::atomic::AtomicUsize>,
+    policy_hits_cap: Arc<std::sync::atomic::AtomicUsize>,
+    policy_hits_folded: Counter,
+    events_dropped: Family<ConsumerLabels, Counter>,
+    spans: Family<OutcomeLabels, Counter>,
+    span_source: Arc<std::sync::RwLock<Option<SpanSource>>>,
+    cache_log_overruns: Counter,
     malformed_packets: Counter,
     queue_drops: Counter,
     dropped_decisions: Counter,
@@ -183,8 +235,43 @@ impl Metrics {
         let decisions = Family::<DecisionLabels, Counter>::default();
         r.register(
             "decisions",
-            "Connections judged, by verdict and deciding tier",
+            "Decisions, by action, judged direction(s) (egress, ingress, both, none), deciding tier \
+             and source (queue, cache, default); counted from the decision event stream",
             decisions.clone(),
+        );
+        let policy_hits = Family::<PolicyHitLabels, Counter>::default();
+        r.register(
+            "policy_hits",
+            "Decisions made by each policy rule (kind, namespace, name, rule); isolation defaults \
+             count under rule=\"isolation\"; distinct series are capped (see policy_hits_folded)",
+            policy_hits.clone(),
+        );
+        let policy_hits_folded = Counter::default();
+        r.register(
+            "policy_hits_folded",
+            "Policy hits not given a series of their own because the series cap was reached",
+            policy_hits_folded.clone(),
+        );
+        let events_dropped = Family::<ConsumerLabels, Counter>::default();
+        r.register(
+            "events_dropped",
+            "Decision events a consumer did not get because its bounded hand-off was full \
+             (handoff: between the verdict threads and telemetry; dashboard; spans)",
+            events_dropped.clone(),
+        );
+        let spans = Family::<OutcomeLabels, Counter>::default();
+        r.register(
+            "spans",
+            "Decision spans, by outcome: exported, failed (export request failed), sampled_out \
+             (allow-sampling ratio), capped (per-node span cap)",
+            spans.clone(),
+        );
+        let cache_log_overruns = Counter::default();
+        r.register(
+            "cache_log_overruns",
+            "Times the kernel could not deliver verdict-cache log messages (receive buffer full); \
+             cached accepts were lost from the report",
+            cache_log_overruns.clone(),
         );
         let malformed_packets = Counter::default();
         r.register(
@@ -198,12 +285,11 @@ impl Metrics {
             "Queued packets that could not be judged and got the default verdict",
             queue_drops.clone(),
         );
-        let dropped_decisions = Counter::default();
-        r.register(
-            "dropped_decisions",
-            "Decisions not handed to telemetry because its channel was full",
-            dropped_decisions.clone(),
-        );
+        let dropped_decisions = events_dropped
+            .get_or_create(&ConsumerLabels {
+                consumer: "handoff",
+            })
+            .clone();
         let cache_hits = Counter::default();
         r.register(
             "cache_hits",
@@ -312,6 +398,14 @@ impl Metrics {
             unsupported_packets,
             engine_panics,
             decisions,
+            policy_hits,
+            policy_hits_series: Arc::default(),
+            policy_hits_cap: Arc::new(std::sync::atomic::AtomicUsize::new(DEFAULT_POLICY_HITS_CAP)),
+            policy_hits_folded,
+            events_dropped,
+            spans,
+            span_source: Arc::default(),
+            cache_log_overruns,
             malformed_packets,
             queue_drops,
             dropped_decisions,
@@ -331,6 +425,90 @@ impl Metrics {
             conntrack_deleted,
             conntrack_scans,
         }
+    }
+
+    /// Counts one decision event: `verdict_decisions_total` and the deciding rule's
+    /// `verdict_policy_hits_total`.
+    pub fn observe_event(&self, event: &verdict_events::DecisionEvent) {
+        let direction = match (&event.egress, &event.ingress) {
+            (Some(_), Some(_)) => "both",
+            (Some(_), None) => "egress",
+            (None, Some(_)) => "ingress",
+            (None, None) => "none",
+        };
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                action: verdict_name(event.verdict),
+                direction,
+                tier: tier_name(event.tier),
+                source: event.source.as_str(),
+            })
+            .inc();
+        for d in event.directions() {
+            let hit = match (&d.policy, d.isolated_by.first()) {
+                (Some(policy), _) => Some((
+                    policy,
+                    d.rule.as_ref().map_or_else(
+                        || "none".to_owned(),
+                        |r| {
+                            r.name
+                                .as_deref()
+                                .map_or_else(|| r.index.to_string(), str::to_owned)
+                        },
+                    ),
+                )),
+                // A NetworkPolicy default deny: every isolating policy "decided" together; the
+                // first (sorted) stands for them, under rule "isolation".
+                (None, Some(first)) => Some((first, "isolation".to_owned())),
+                (None, None) => None,
+            };
+            if let Some((policy, rule)) = hit {
+                self.policy_hit(policy, rule);
+            }
+        }
+    }
+
+    fn policy_hit(&self, policy: &verdict_engine::PolicyRef, rule: String) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let labels = PolicyHitLabels {
+            kind: format!("{:?}", policy.kind),
+            namespace: policy.namespace.as_deref().unwrap_or("").to_owned(),
+            name: policy.name.to_string(),
+            rule,
+        };
+        if let Some(counter) = self.policy_hits.get(&labels) {
+            counter.inc();
+            return;
+        }
+        if self.policy_hits_series.load(Relaxed) >= self.policy_hits_cap.load(Relaxed) {
+            self.policy_hits_folded.inc();
+            return;
+        }
+        self.policy_hits_series.fetch_add(1, Relaxed);
+        self.policy_hits.get_or_create(&labels).inc();
+    }
+
+    /// Caps the number of distinct `verdict_policy_hits_total` series (`--policy-hits-cap`).
+    pub fn set_policy_hits_cap(&self, cap: usize) {
+        self.policy_hits_cap
+            .store(cap, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts events that `consumer` (`dashboard`, `spans`) did not take.
+    pub fn events_dropped(&self, consumer: &'static str, n: u64) {
+        self.events_dropped
+            .get_or_create(&ConsumerLabels { consumer })
+            .inc_by(n);
+    }
+
+    /// Sets where the span pipeline's counters are read from at scrape time.
+    pub fn set_spans(&self, source: SpanSource) {
+        *self.span_source.write().unwrap_or_else(|e| e.into_inner()) = Some(source);
+        // Make the series visible before the first span.
+        for outcome in ["exported", "failed", "sampled_out", "capped"] {
+            let _ = self.spans.get_or_create(&OutcomeLabels { outcome });
+        }
+        self.events_dropped(SPANS_CONSUMER, 0);
     }
 
     /// Sets where the packet path's counters are read from at scrape time.
@@ -401,14 +579,29 @@ impl Metrics {
 
     /// Copies the packet path's counters in and encodes everything as OpenMetrics text.
     pub fn render(&self) -> String {
-        if let Some(sample) = read_source(&self.dataplane) {
-            for (verdict, tier, n) in sample.decisions {
-                let labels = DecisionLabels {
-                    verdict: verdict_name(verdict),
-                    tier: tier_name(tier),
-                };
-                store(&self.decisions.get_or_create(&labels), n);
+        let span_source = self
+            .span_source
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(sample) = span_source.map(|f| f()) {
+            for (outcome, n) in [
+                ("exported", sample.exported),
+                ("failed", sample.failed),
+                ("sampled_out", sample.sampled_out),
+                ("capped", sample.capped),
+            ] {
+                store(&self.spans.get_or_create(&OutcomeLabels { outcome }), n);
             }
+            store(
+                &self.events_dropped.get_or_create(&ConsumerLabels {
+                    consumer: SPANS_CONSUMER,
+                }),
+                sample.dropped,
+            );
+        }
+        if let Some(sample) = read_source(&self.dataplane) {
+            store(&self.cache_log_overruns, sample.cache_log_overruns);
             store(&self.malformed_packets, sample.malformed_packets);
             store(&self.queue_drops, sample.queue_drops);
             store(&self.dropped_decisions, sample.dropped_decisions);
@@ -506,10 +699,6 @@ mod tests {
         metrics.set_apiserver_reachable(true);
         metrics.conntrack_scan(2);
         metrics.set_dataplane(Arc::new(|| DataplaneSample {
-            decisions: vec![
-                (Verdict::Allow, Tier::Default, 10),
-                (Verdict::Deny, Tier::NetworkPolicy, 4),
-            ],
             malformed_packets: 2,
             queue_drops: 1,
             dropped_decisions: 5,
@@ -524,6 +713,7 @@ mod tests {
             cache_hits_now_denied: 1,
             cache_inserts: 3,
             cache_flushes: 2,
+            cache_log_overruns: 4,
         }));
         let text = scrape(&metrics).await;
         let want = [
@@ -535,11 +725,10 @@ mod tests {
             "verdict_apiserver_reachable 1",
             "verdict_conntrack_deleted_total 2",
             "verdict_conntrack_scans_total 1",
-            "verdict_decisions_total{verdict=\"allow\",tier=\"default\"} 10",
-            "verdict_decisions_total{verdict=\"deny\",tier=\"network-policy\"} 4",
             "verdict_malformed_packets_total 2",
             "verdict_queue_drops_total 1",
-            "verdict_dropped_decisions_total 5",
+            "verdict_events_dropped_total{consumer=\"handoff\"} 5",
+            "verdict_cache_log_overruns_total 4",
             "verdict_unsupported_packets_total 3",
             "verdict_cache_hits_total 6",
             "verdict_cache_stale_accepts_total 1",
@@ -560,6 +749,114 @@ mod tests {
         assert!(
             !text.contains("statement=\"native\""),
             "only the current statement is shown"
+        );
+    }
+
+    fn event(
+        verdict: Verdict,
+        source: verdict_events::DecisionSource,
+        direction: Option<verdict_engine::DirectionDecision>,
+    ) -> verdict_events::DecisionEvent {
+        verdict_events::DecisionEvent {
+            id: "n/1".into(),
+            seq: 1,
+            time_unix_nano: 0,
+            node: Arc::from("n"),
+            verdict,
+            tier: direction.as_ref().map_or(Tier::Default, |d| d.tier),
+            source,
+            defaulted: None,
+            queue: None,
+            flow: None,
+            src: None,
+            dst: None,
+            src_uid: None,
+            dst_uid: None,
+            egress: None,
+            ingress: direction,
+            hold_ns: 0,
+            generation: 1,
+            trace_id: verdict_events::TraceId([7; 16]),
+            explanation: String::new(),
+        }
+    }
+
+    fn ingress(
+        verdict: Verdict,
+        tier: Tier,
+        policy: Option<&str>,
+        rule: Option<usize>,
+        isolated_by: &[&str],
+    ) -> verdict_engine::DirectionDecision {
+        let np = |name: &str| verdict_engine::PolicyRef {
+            kind: verdict_engine::PolicyKind::NetworkPolicy,
+            namespace: Some(Arc::from("x")),
+            name: Arc::from(name),
+        };
+        verdict_engine::DirectionDecision {
+            direction: verdict_engine::Direction::Ingress,
+            verdict,
+            tier,
+            policy: policy.map(np),
+            rule: rule.map(|index| verdict_engine::RuleRef { index, name: None }),
+            isolated_by: isolated_by.iter().map(|n| np(n)).collect(),
+            passed_by: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_count_decisions_and_policy_hits_with_a_series_cap() {
+        use verdict_events::DecisionSource::{Cache, Queue};
+        let metrics = Metrics::new();
+        metrics.set_policy_hits_cap(2);
+        let allow = ingress(
+            Verdict::Allow,
+            Tier::NetworkPolicy,
+            Some("web"),
+            Some(0),
+            &[],
+        );
+        let deny = ingress(
+            Verdict::Deny,
+            Tier::NetworkPolicy,
+            None,
+            None,
+            &["deny-all"],
+        );
+        let third = ingress(
+            Verdict::Allow,
+            Tier::NetworkPolicy,
+            Some("db"),
+            Some(1),
+            &[],
+        );
+        metrics.observe_event(&event(Verdict::Allow, Queue, Some(allow.clone())));
+        metrics.observe_event(&event(Verdict::Allow, Cache, Some(allow)));
+        metrics.observe_event(&event(Verdict::Deny, Queue, Some(deny)));
+        metrics.observe_event(&event(Verdict::Allow, Queue, Some(third)));
+        metrics.observe_event(&event(
+            Verdict::Allow,
+            verdict_events::DecisionSource::Default,
+            None,
+        ));
+        let text = scrape(&metrics).await;
+        for line in [
+            "verdict_decisions_total{action=\"allow\",direction=\"ingress\",tier=\"network-policy\",source=\"queue\"} 2",
+            "verdict_decisions_total{action=\"allow\",direction=\"ingress\",tier=\"network-policy\",source=\"cache\"} 1",
+            "verdict_decisions_total{action=\"deny\",direction=\"ingress\",tier=\"network-policy\",source=\"queue\"} 1",
+            "verdict_decisions_total{action=\"allow\",direction=\"none\",tier=\"default\",source=\"default\"} 1",
+            "verdict_policy_hits_total{kind=\"NetworkPolicy\",namespace=\"x\",name=\"web\",rule=\"0\"} 2",
+            "verdict_policy_hits_total{kind=\"NetworkPolicy\",namespace=\"x\",name=\"deny-all\",rule=\"isolation\"} 1",
+            "verdict_policy_hits_folded_total 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("name=\"db\""),
+            "the third series is over the cap"
         );
     }
 

@@ -37,13 +37,16 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 use verdict_engine::{Index, SelectedIps};
+use verdict_events::spans::{ExportConfig, SpanQueue, SpanResource};
+use verdict_events::{EventBuilder, Sampler, SamplerConfig, TraceKey};
 
 use crate::cache::{CacheCounters, CacheFeed, VerdictCache};
 use crate::config::Config;
 use crate::health::{Condition, Health};
 use crate::metrics::{DataplaneSample, DataplaneSource, LatencySample, Metrics};
-use crate::queue::{Counters, WorkerConfig, Workers};
+use crate::queue::{Counters, DecisionSink, DecisionTap, WorkerConfig, Workers, handoff};
 use crate::ruleset::{RulesetConfig, Syncer, VerdictCacheSpec};
+use crate::telemetry::{self, Consumers};
 use crate::{Error, Result, conntrack, health, metrics, watch};
 
 /// How long the sync loop waits before retrying a refused ruleset update.
@@ -113,12 +116,17 @@ pub async fn run(config: Config) -> Result<()> {
         config.fail_open,
     );
     worker_config.verdict_cache = cache_feed.clone();
-    // Decisions have no consumer until the telemetry issue lands; the workers skip building
-    // them when there is no channel.
+    let (decision_sink, decision_tap) = handoff(config.event_buffer);
+    let telemetry = start_telemetry(
+        &config,
+        decision_tap,
+        published.snapshot.clone(),
+        metrics.clone(),
+    )?;
     let workers = Workers::start(
         worker_config,
         published.snapshot.clone(),
-        None,
+        Some(decision_sink.clone()),
         counters.clone(),
     )?;
     health.mark(Condition::WorkersRunning);
@@ -146,9 +154,13 @@ pub async fn run(config: Config) -> Result<()> {
             feed,
             published.snapshot.clone(),
             counters.clone(),
+            decision_sink.clone(),
         )?),
         _ => None,
     };
+    // The workers and the cache log reader hold the only sinks now; once they stop, the
+    // telemetry task drains what is left and ends.
+    drop(decision_sink);
     health.mark(Condition::RulesInstalled);
     metrics.set_ready(health.is_ready());
     tasks.spawn(
@@ -186,9 +198,13 @@ pub async fn run(config: Config) -> Result<()> {
     health.unmark(Condition::WorkersRunning);
     metrics.set_ready(false);
     // Joins the worker threads; each notices the stop flag within its receive timeout.
-    tokio::task::spawn_blocking(move || workers.stop())
-        .await
-        .ok();
+    tokio::task::spawn_blocking(move || {
+        workers.stop();
+        drop(_verdict_cache);
+    })
+    .await
+    .ok();
+    telemetry.flush(TELEMETRY_FLUSH).await;
     tasks.abort_all();
     outcome
 }
@@ -204,16 +220,14 @@ fn announce(config: &Config) {
         policies = %config.policies,
         "verdict-agent starting"
     );
-    if config.otlp_endpoint.is_some() || config.dashboard_addr.is_some() {
-        warn!(
-            otlp_endpoint = config.otlp_endpoint.as_deref().unwrap_or("unset"),
-            dashboard_addr = %config.dashboard_addr.map(|a| a.to_string()).unwrap_or_else(|| "unset".into()),
-            allow_sample_rate = config.allow_sample_rate,
-            always_sample_denies = config.always_sample_denies,
-            "decision spans and the live dashboard are not active in this version; the flags are \
-             accepted and validated only"
-        );
-    }
+    info!(
+        otlp_endpoint = config.otlp_endpoint.as_deref().unwrap_or("off"),
+        allow_sample_rate = config.allow_sample_rate,
+        always_sample_denies = config.always_sample_denies,
+        max_spans_per_second = config.max_spans_per_second,
+        dashboard = %config.dashboard_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+        "decision telemetry"
+    );
 }
 
 async fn client(config: &Config) -> Result<Client> {
@@ -291,7 +305,81 @@ async fn sync_loop(
     }
 }
 
-/// Reads the workers' counters for `/metrics`.
+/// How long a shutdown waits for the last decisions and spans to go out.
+const TELEMETRY_FLUSH: Duration = Duration::from_secs(5);
+
+/// The running telemetry: the fan-out task and, with `--otlp-endpoint`, the span export task.
+struct RunningTelemetry {
+    fan_out: tokio::task::JoinHandle<()>,
+    export: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningTelemetry {
+    /// Waits, at most `limit` in all, for the fan-out to drain (the sinks are gone by now) and
+    /// the exporter to send what it holds.
+    async fn flush(self, limit: Duration) {
+        let drained = async {
+            let _ = self.fan_out.await;
+            if let Some(export) = self.export {
+                let _ = export.await;
+            }
+        };
+        if tokio::time::timeout(limit, drained).await.is_err() {
+            warn!(
+                seconds = limit.as_secs(),
+                "telemetry did not flush in time; the last spans are lost"
+            );
+        }
+    }
+}
+
+/// Starts the fan-out task over `tap`, with the span pipeline when `--otlp-endpoint` is set.
+fn start_telemetry(
+    config: &Config,
+    tap: DecisionTap,
+    snapshot: Arc<ArcSwap<Index>>,
+    metrics: Metrics,
+) -> Result<RunningTelemetry> {
+    metrics.set_policy_hits_cap(config.policy_hits_cap);
+    let builder = EventBuilder::new(
+        &config.node_name,
+        TraceKey::from_cluster_id(&config.trace_key),
+    );
+    let mut export = None;
+    let spans = match &config.otlp_endpoint {
+        Some(endpoint) => {
+            let sampler = Sampler::new(SamplerConfig {
+                allow_rate: config.allow_sample_rate,
+                always_sample_denies: config.always_sample_denies,
+                max_spans_per_second: config.max_spans_per_second,
+                burst: config.max_spans_per_second.saturating_mul(2),
+            })
+            .map_err(Error::Telemetry)?;
+            let resource = SpanResource {
+                service_name: "verdict-agent".into(),
+                service_version: env!("CARGO_PKG_VERSION").into(),
+                node_name: config.node_name.clone(),
+                pod_name: config.pod_name.clone(),
+                pod_namespace: config.pod_namespace.clone(),
+            };
+            let (queue, handle) = SpanQueue::start(ExportConfig::new(endpoint), &resource)
+                .map_err(Error::Telemetry)?;
+            export = Some(handle);
+            Some((queue, sampler))
+        }
+        None => None,
+    };
+    let consumers = Consumers {
+        spans,
+        dashboard: None,
+    };
+    let fan_out = tokio::spawn(
+        telemetry::run(tap, snapshot, builder, consumers, metrics)
+            .instrument(info_span!("telemetry")),
+    );
+    Ok(RunningTelemetry { fan_out, export })
+}
+
 /// Starts the verdict cache's writer and log reader; dropping the result stops both.
 fn start_verdict_cache(
     config: &Config,
@@ -299,6 +387,7 @@ fn start_verdict_cache(
     feed: &CacheFeed,
     snapshot: Arc<ArcSwap<Index>>,
     counters: Arc<Counters>,
+    decisions: DecisionSink,
 ) -> Result<VerdictCache> {
     let cache = VerdictCache::start(
         &config.table_name,
@@ -307,7 +396,7 @@ fn start_verdict_cache(
         feed,
         snapshot,
         counters,
-        None,
+        Some(decisions),
     )
     // The error names the nflog step but not whose group it is.
     .inspect_err(|_| {
@@ -329,7 +418,6 @@ fn dataplane_source(counters: Arc<Counters>, cache: Arc<CacheCounters>) -> Datap
     Arc::new(move || {
         let latency = counters.latency.snapshot();
         DataplaneSample {
-            decisions: counters.decisions(),
             malformed_packets: counters.malformed.load(Relaxed),
             queue_drops: counters.queue_drops(),
             dropped_decisions: counters.dropped_decisions.load(Relaxed),
@@ -343,6 +431,7 @@ fn dataplane_source(counters: Arc<Counters>, cache: Arc<CacheCounters>) -> Datap
             cache_hits: counters.cache_hits.load(Relaxed),
             cache_hits_now_denied: counters.cache_hits_now_denied.load(Relaxed),
             cache_inserts: cache.inserted.load(Relaxed),
+            cache_log_overruns: counters.cache_log_overruns.load(Relaxed),
             cache_flushes: cache.flushes.load(Relaxed),
         }
     })

@@ -32,6 +32,7 @@ pub mod error;
 mod evaluate;
 pub mod flow;
 pub mod index;
+pub mod judge;
 pub mod labels;
 mod model;
 mod network_policy;
@@ -51,6 +52,7 @@ pub use decision::{
 pub use error::{Error, Result};
 pub use flow::{Flow, Protocol};
 pub use index::{ClusterObject, Index, IndexStats, SelectedIps};
+pub use judge::{Judgement, judge};
 pub use reason::PolicyName;
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::fmt::{self, Write as _};
 use crate::decision::{
     Decision, Direction, DirectionDecision, Endpoint, PolicyKind, PolicyRef, Tier, Verdict,
 };
-use crate::flow::Protocol;
+use crate::flow::{Flow, Protocol};
 
 /// Displays a policy the way reasons name it: `x/name (NetworkPolicy)`,
 /// `anp/name (AdminNetworkPolicy)`, `banp/default (BaselineAdminNetworkPolicy)`.
@@ -28,6 +28,16 @@ impl fmt::Display for PolicyName<'_> {
             }
             (PolicyKind::BaselineAdminNetworkPolicy, _) => {
                 write!(f, "banp/{} (BaselineAdminNetworkPolicy)", p.name)
+            }
+            (PolicyKind::ClusterNetworkPolicy, _) => {
+                write!(f, "cnp/{} (ClusterNetworkPolicy", p.name)?;
+                if let Some(tier) = p.tier {
+                    write!(f, ", {tier:?} tier")?;
+                }
+                if let Some(priority) = p.priority {
+                    write!(f, ", priority {priority}")?;
+                }
+                f.write_str(")")
             }
         }
     }
@@ -149,16 +159,44 @@ impl Decision {
 impl fmt::Display for Decision {
     /// Same text as [`Decision::explain`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} -> {} {}", self.src, self.dst, self.flow.protocol)?;
-        if self.flow.protocol != Protocol::Icmp {
-            write!(f, "/{}", self.flow.dst_port)?;
-        }
-        write!(
-            f,
-            ": {}. ingress: {}. egress: {}.",
-            self.verdict.as_upper_str(),
-            self.ingress.reason(&self.dst, &self.src),
-            self.egress.reason(&self.src, &self.dst)
-        )
+        let judged = [
+            (
+                Direction::Ingress,
+                self.ingress.reason(&self.dst, &self.src),
+            ),
+            (Direction::Egress, self.egress.reason(&self.src, &self.dst)),
+        ];
+        f.write_str(&node_line(
+            &self.flow,
+            &self.src,
+            &self.dst,
+            self.verdict,
+            &judged,
+        ))
     }
+}
+
+/// The explain line for the directions that were judged, in the order given:
+/// `y/b -> x/a TCP/80: DENY. ingress: <reason>. egress: <reason>.` The agent names only the
+/// direction(s) its node judged; the CLI names both.
+pub fn node_line(
+    flow: &Flow,
+    src: &Endpoint,
+    dst: &Endpoint,
+    verdict: Verdict,
+    judged: &[(Direction, String)],
+) -> String {
+    let mut out = format!("{src} -> {dst} {}", flow.protocol);
+    if flow.protocol != Protocol::Icmp {
+        let _ = write!(out, "/{}", flow.dst_port);
+    }
+    let _ = write!(out, ": {}.", verdict.as_upper_str());
+    for (direction, reason) in judged {
+        let word = match direction {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        };
+        let _ = write!(out, " {word}: {reason}.");
+    }
+    out
 }

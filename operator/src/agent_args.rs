@@ -45,19 +45,40 @@ pub fn args(spec: &NetworkPolicyEnforcerSpec) -> Vec<String> {
     args
 }
 
-/// The agent's environment: the node name from the downward API.
-pub fn env() -> Vec<EnvVar> {
-    vec![EnvVar {
-        name: NODE_NAME_ENV.to_owned(),
+/// The environment variable the agent reads the cluster's trace-id key from.
+pub const TRACE_KEY_ENV: &str = "VERDICT_TRACE_KEY";
+
+fn downward(name: &str, field_path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
         value_from: Some(EnvVarSource {
             field_ref: Some(ObjectFieldSelector {
-                field_path: "spec.nodeName".to_owned(),
+                field_path: field_path.to_owned(),
                 ..Default::default()
             }),
             ..Default::default()
         }),
         ..Default::default()
-    }]
+    }
+}
+
+/// The agent's environment: the node name, its own pod name and namespace (for the spans'
+/// resource) from the downward API, and the trace-id key: the enforcer's UID, which every
+/// agent of the cluster shares, so both nodes of a connection derive the same trace id.
+pub fn env(enforcer_uid: Option<&str>) -> Vec<EnvVar> {
+    let mut env = vec![
+        downward(NODE_NAME_ENV, "spec.nodeName"),
+        downward("VERDICT_POD_NAME", "metadata.name"),
+        downward("VERDICT_POD_NAMESPACE", "metadata.namespace"),
+    ];
+    if let Some(uid) = enforcer_uid {
+        env.push(EnvVar {
+            name: TRACE_KEY_ENV.to_owned(),
+            value: Some(uid.to_owned()),
+            ..Default::default()
+        });
+    }
+    env
 }
 
 #[cfg(test)]
@@ -176,13 +197,28 @@ mod tests {
     }
 
     #[test]
-    fn node_name_comes_from_the_downward_api() {
-        let env = env();
-        assert_eq!(env[0].name, "NODE_NAME");
-        let field = env[0]
-            .value_from
-            .as_ref()
-            .and_then(|v| v.field_ref.as_ref());
-        assert_eq!(field.map(|f| f.field_path.as_str()), Some("spec.nodeName"));
+    fn env_carries_the_downward_api_and_the_trace_key() {
+        let env = env(Some("4f2c-uid"));
+        let field = |name: &str| {
+            env.iter()
+                .find(|e| e.name == name)
+                .and_then(|e| e.value_from.as_ref())
+                .and_then(|v| v.field_ref.as_ref())
+                .map(|f| f.field_path.clone())
+        };
+        assert_eq!(field("NODE_NAME").as_deref(), Some("spec.nodeName"));
+        assert_eq!(field("VERDICT_POD_NAME").as_deref(), Some("metadata.name"));
+        assert_eq!(
+            field("VERDICT_POD_NAMESPACE").as_deref(),
+            Some("metadata.namespace")
+        );
+        let key = env.iter().find(|e| e.name == "VERDICT_TRACE_KEY");
+        assert_eq!(key.and_then(|e| e.value.as_deref()), Some("4f2c-uid"));
+        assert!(
+            super::env(None)
+                .iter()
+                .all(|e| e.name != "VERDICT_TRACE_KEY"),
+            "no uid, no key: the agent's default applies"
+        );
     }
 }

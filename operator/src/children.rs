@@ -207,7 +207,7 @@ fn agent_container(npe: &NetworkPolicyEnforcer) -> Container {
         image_pull_policy: spec.agent.image_pull_policy.map(|p| p.as_str().to_owned()),
         command: Some(vec![agent_args::AGENT_COMMAND.to_owned()]),
         args: Some(agent_args::args(spec)),
-        env: Some(agent_args::env()),
+        env: Some(agent_args::env(npe.metadata.uid.as_deref())),
         resources: spec.agent.resources.clone(),
         ports: Some(ports),
         liveness_probe: Some(probe("/healthz", 3)),

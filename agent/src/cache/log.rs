@@ -14,6 +14,7 @@ use crate::nflog::{LogConfig, LogListener, LoggedPacket};
 use crate::packet;
 use crate::queue::judge::{NodeDecision, judge};
 use crate::queue::{Counters, DecisionSink};
+use verdict_events::DecisionSource;
 
 /// The running reader thread. Dropping it stops the thread (within the receive timeout).
 #[derive(Debug)]
@@ -68,7 +69,7 @@ fn run(
             .store(listener.overruns(), Relaxed);
         let index = snapshot.load();
         for logged in batch.drain(..) {
-            let Ok(flow) = packet::parse(&logged.payload) else {
+            let Ok((flow, token)) = packet::parse_first_packet(&logged.payload) else {
                 continue;
             };
             let judgement = judge(&index, &node, &flow);
@@ -83,12 +84,17 @@ fn run(
             counters.count_decision(judgement.verdict, judgement.tier());
             if let Some(sink) = &decisions {
                 let decision = NodeDecision {
-                    flow,
-                    judgement,
+                    flow: Some(flow),
+                    verdict: Verdict::Allow,
+                    judgement: Some(judgement),
                     node: node.clone(),
+                    source: DecisionSource::Cache,
+                    defaulted: None,
                     queue: None,
+                    generation: index.generation(),
+                    connection_token: token,
+                    received: SystemTime::now(),
                     hold: Duration::ZERO,
-                    at: SystemTime::now(),
                 };
                 if !sink.push(decision) {
                     counters.dropped_decisions.fetch_add(1, Relaxed);

@@ -125,6 +125,17 @@ pub(crate) mod proto {
 /// A [`ParseError`] for anything that is not a first (or only) fragment of an IPv4/IPv6 packet
 /// carrying TCP, UDP, SCTP, ICMP or ICMPv6 with its header present.
 pub fn parse(packet: &[u8]) -> Result<Flow, ParseError> {
+    parse_first_packet(packet).map(|(flow, _)| flow)
+}
+
+/// [`parse`], plus what tells this connection from an earlier one on the same 5-tuple, as
+/// every node on its path sees it: a TCP SYN's initial sequence number, or an SCTP INIT's
+/// initiate tag (the telemetry derives the connection's trace id from it). `None` for other
+/// packets, and when the copy range cut the SCTP chunk off.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_first_packet(packet: &[u8]) -> Result<(Flow, Option<u32>), ParseError> {
     let first = *packet.first().ok_or(ParseError::Truncated(Header::Ipv4))?;
     let l3 = match first >> 4 {
         4 => ip::ipv4(packet)?,
@@ -132,13 +143,14 @@ pub fn parse(packet: &[u8]) -> Result<Flow, ParseError> {
         v => return Err(ParseError::BadVersion(v)),
     };
     let (protocol, src_port, dst_port) = transport::ports(l3.protocol, l3.payload)?;
-    Ok(Flow {
+    let flow = Flow {
         src_ip: l3.src,
         src_port,
         dst_ip: l3.dst,
         dst_port,
         protocol,
-    })
+    };
+    Ok((flow, transport::connection_token(l3.protocol, l3.payload)))
 }
 
 /// Maps an IP protocol number to the engine's protocol, if policies can name it.

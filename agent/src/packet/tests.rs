@@ -438,3 +438,26 @@ proptest::proptest! {
         let _ = parse(&v6(protocol, l4).build());
     }
 }
+
+#[test]
+fn connection_tokens_are_the_syn_isn_and_the_init_tag() {
+    let mut init = sctp(5000, 80);
+    init.extend(0x1234_5678u32.to_be_bytes());
+    let mut ack = hex(TCP4_SYN);
+    ack[33] = 0x10; // flags: ACK only
+    // (case, packet, expected token)
+    let cases: Vec<(&str, Vec<u8>, Option<u32>)> = vec![
+        ("captured tcp4 syn: its ISN", hex(TCP4_SYN), Some(0x086b_3f37)),
+        ("captured tcp6 syn: its ISN", hex(TCP6_SYN), Some(0x6f85_fef2)),
+        ("a tcp packet without SYN has none", ack, None),
+        ("sctp init: its initiate tag", v4(proto::SCTP, init).build(), Some(0x1234_5678)),
+        ("sctp init cut before the tag", v4(proto::SCTP, sctp(5000, 80)).build(), None),
+        ("udp has none", hex(UDP4), None),
+        ("icmp has none", hex(ICMP4_ECHO), None),
+    ];
+    for (case, packet, expected) in cases {
+        let (flow, token) = super::parse_first_packet(&packet).unwrap();
+        assert_eq!(flow, parse(&packet).unwrap(), "{case}: same flow as parse");
+        assert_eq!(token, expected, "{case}");
+    }
+}

@@ -26,3 +26,17 @@ pub(super) fn ports(protocol: u8, l4: &[u8]) -> Result<(Protocol, u16, u16), Par
         u16::from_be_bytes([fixed[2], fixed[3]]),
     ))
 }
+
+/// The TCP SYN's sequence number, or the SCTP INIT chunk's initiate tag (RFC 9260 3.3.2), when
+/// the header carries one; see [`super::parse_first_packet`].
+pub(super) fn connection_token(protocol: u8, l4: &[u8]) -> Option<u32> {
+    let word = |at: usize| l4.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    match protocol {
+        // Flags byte 13, SYN = 0x02; sequence number at 4..8.
+        proto::TCP if l4.get(13).is_some_and(|f| f & 0x02 != 0) => word(4),
+        // The first chunk follows the 12-byte common header: type 1 is INIT, whose initiate
+        // tag follows the 4-byte chunk header.
+        proto::SCTP if l4.get(12) == Some(&1) => word(16),
+        _ => None,
+    }
+}

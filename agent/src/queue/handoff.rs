@@ -13,6 +13,7 @@
 //! call for telemetry, and a burst of decisions is drained in one go.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
@@ -25,11 +26,16 @@ pub const DEFAULT_POLL: Duration = Duration::from_millis(5);
 /// Creates a handoff that holds up to `capacity` undrained decisions.
 pub fn handoff(capacity: usize) -> (DecisionSink, DecisionTap) {
     let ring = Arc::new(ArrayQueue::new(capacity.max(1)));
+    let tap_gone = Arc::new(AtomicBool::new(false));
     (
-        DecisionSink { ring: ring.clone() },
+        DecisionSink {
+            ring: ring.clone(),
+            tap_gone: tap_gone.clone(),
+        },
         DecisionTap {
             ring,
             poll: DEFAULT_POLL,
+            tap_gone,
         },
     )
 }
@@ -38,6 +44,9 @@ pub fn handoff(capacity: usize) -> (DecisionSink, DecisionTap) {
 #[derive(Clone, Debug)]
 pub struct DecisionSink {
     ring: Arc<ArrayQueue<NodeDecision>>,
+    /// Set when the tap is dropped. (Counting the ring's references cannot tell: every clone
+    /// of a sink holds one too.)
+    tap_gone: Arc<AtomicBool>,
 }
 
 impl DecisionSink {
@@ -47,9 +56,9 @@ impl DecisionSink {
         self.ring.push(decision).is_ok()
     }
 
-    /// Whether every tap is gone, so pushing is pointless.
+    /// Whether the tap is gone, so pushing is pointless.
     pub fn is_closed(&self) -> bool {
-        Arc::strong_count(&self.ring) == 1
+        self.tap_gone.load(Ordering::Relaxed)
     }
 }
 
@@ -58,6 +67,13 @@ impl DecisionSink {
 pub struct DecisionTap {
     ring: Arc<ArrayQueue<NodeDecision>>,
     poll: Duration,
+    tap_gone: Arc<AtomicBool>,
+}
+
+impl Drop for DecisionTap {
+    fn drop(&mut self) {
+        self.tap_gone.store(true, Ordering::Relaxed);
+    }
 }
 
 impl DecisionTap {
@@ -110,35 +126,30 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
     use std::time::SystemTime;
 
-    use verdict_engine::{Endpoint, Flow, Protocol, Verdict};
+    use verdict_engine::{Flow, Protocol, Verdict};
+    use verdict_events::DecisionSource;
 
     use super::*;
-    use crate::queue::judge::Judgement;
 
     fn decision(port: u16) -> NodeDecision {
         NodeDecision {
-            flow: Flow {
+            flow: Some(Flow {
                 src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
                 src_port: 40000,
                 dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
                 dst_port: port,
                 protocol: Protocol::Tcp,
-            },
-            judgement: Judgement {
-                src: Endpoint::External {
-                    ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-                },
-                dst: Endpoint::External {
-                    ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-                },
-                egress: None,
-                ingress: None,
-                verdict: Verdict::Allow,
-            },
+            }),
+            judgement: None,
+            verdict: Verdict::Allow,
             node: Arc::from("n"),
+            source: DecisionSource::Queue,
+            defaulted: None,
             queue: Some(0),
+            generation: 1,
+            connection_token: None,
+            received: SystemTime::UNIX_EPOCH,
             hold: Duration::ZERO,
-            at: SystemTime::UNIX_EPOCH,
         }
     }
 
@@ -150,7 +161,11 @@ mod tests {
         assert!(!sink.push(decision(3)), "a ring of 2 is full");
         let mut out = Vec::new();
         assert_eq!(tap.drain_into(&mut out), 2);
-        let ports: Vec<u16> = out.iter().map(|d| d.flow.dst_port).collect();
+        let ports: Vec<u16> = out
+            .iter()
+            .filter_map(|d| d.flow)
+            .map(|f| f.dst_port)
+            .collect();
         assert_eq!(ports, [1, 2]);
         assert_eq!(tap.drain_into(&mut out), 0);
     }
@@ -165,17 +180,23 @@ mod tests {
         });
         let first = tap.blocking_next_batch();
         assert_eq!(first.len(), 1);
-        assert_eq!(first[0].flow.dst_port, 7);
+        assert_eq!(first[0].flow.map(|f| f.dst_port), Some(7));
         producer.join().unwrap();
         assert!(tap.is_finished());
         assert!(tap.blocking_next_batch().is_empty());
     }
 
     #[test]
-    fn the_sink_sees_when_the_tap_is_gone() {
+    fn the_sink_sees_when_the_tap_is_gone_also_when_cloned() {
         let (sink, tap) = handoff(1);
+        let clone = sink.clone();
         assert!(!sink.is_closed());
+        assert!(
+            !clone.is_closed(),
+            "a second sink does not make the tap look gone"
+        );
         drop(tap);
         assert!(sink.is_closed());
+        assert!(clone.is_closed());
     }
 }

@@ -326,13 +326,15 @@ mod privileged {
         let allow = handed_over
             .next()
             .expect("a decision for the allowed connection");
-        assert_eq!(allow.judgement.verdict, Verdict::Allow);
-        assert!(allow.judgement.egress.is_some() && allow.judgement.ingress.is_none());
-        assert_eq!(allow.flow.dst_port, 8080);
+        let judged = allow.judgement.as_ref().expect("a judgement");
+        assert_eq!(judged.verdict, Verdict::Allow);
+        assert!(judged.egress.is_some() && judged.ingress.is_none());
+        assert_eq!(allow.flow.map(|f| f.dst_port), Some(8080));
+        assert!(allow.connection_token.is_some(), "a SYN carries its ISN");
         let deny = handed_over.next().expect("a decision for the denied SYN");
         assert_eq!(
-            (deny.judgement.verdict, deny.flow.dst_port),
-            (Verdict::Deny, 8081)
+            (deny.verdict, deny.flow.map(|f| f.dst_port)),
+            (Verdict::Deny, Some(8081))
         );
 
         // Protocol 253 (RFC 3692 experimentation) is tracked as generic, so it is `new` and
@@ -382,8 +384,7 @@ mod privileged {
         rx.drain_into(&mut handed_over);
         let v6_decisions = handed_over
             .into_iter()
-            .filter(|d| d.flow.src_ip.is_ipv6())
-            .map(|d| (d.flow.dst_port, d.judgement.verdict))
+            .filter_map(|d| d.flow.filter(|f| f.src_ip.is_ipv6()).map(|f| (f.dst_port, d.verdict)))
             .collect::<Vec<_>>();
         assert!(
             v6_decisions.contains(&(8080, Verdict::Allow)),
@@ -479,6 +480,94 @@ mod privileged {
             let _restarted = start();
             assert!(connect().is_ok(), "{mode}: a restarted worker judges again");
         }
+    }
+
+    /// Supervision: a worker that panics (the test hook) makes the agent not ready at once, its
+    /// queue has no listener meanwhile (fail-closed: a new connection is dropped), and the
+    /// supervisor restarts it after the backoff: ready again, the restart counted, and the
+    /// restarted worker judges connections.
+    #[test]
+    fn a_panicking_worker_is_restarted_and_the_agent_unready_meanwhile() {
+        use crate::health::{Condition, Health};
+        if !testns::enabled("a_panicking_worker_is_restarted_and_the_agent_unready_meanwhile") {
+            return;
+        }
+        let net = NodeAndPod::new("sv");
+        let index = index();
+        let selected = index.selected_pod_ips("node-a");
+        let snapshot = Arc::new(ArcSwap::from_pointee(index));
+        let counters = Arc::new(Counters::new());
+        let statement = net.node.enter(|| detect_queue_statement("kv-sv")).unwrap();
+        let cfg = RulesetConfig {
+            table_name: "kv-sv".into(),
+            queue_base: 330,
+            queues: 1,
+            fail_open: false,
+            verdict_cache: None,
+        };
+        let _syncer = net
+            .node
+            .enter(|| Syncer::install_with(&cfg, statement, &selected))
+            .unwrap();
+        let mut worker_cfg = WorkerConfig::new("node-a", 330, 1, false);
+        worker_cfg.restart_backoff = Duration::from_millis(1500);
+        let workers = net
+            .node
+            .enter(|| Workers::start(worker_cfg, snapshot.clone(), None, counters.clone()))
+            .unwrap();
+        let health = Health::new();
+        for c in [Condition::Synced, Condition::WorkersRunning, Condition::RulesInstalled] {
+            health.mark(c);
+        }
+        let up = counters.clone();
+        health.add_check("verdict-workers", move || up.all_workers_up());
+        let _listener = net
+            .node
+            .enter(|| TcpListener::bind((NODE_V4, 8080)))
+            .unwrap();
+        let connect = |timeout: Duration| {
+            let target: SocketAddr = format!("{NODE_V4}:8080").parse().unwrap();
+            net.pod.enter(|| {
+                TcpStream::connect_timeout(&target, timeout)
+                    .map(|_| ())
+                    .map_err(|e| e.kind())
+            })
+        };
+        let wait_until = |what: &str, within: Duration, done: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + within;
+            while !done() {
+                assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        };
+
+        assert_eq!(connect(Duration::from_millis(1500)), Ok(()), "judged and allowed");
+        assert!(health.is_ready());
+        assert!(!workers.panic_worker_for_test(999), "no such queue");
+        assert!(workers.panic_worker_for_test(330));
+        // The worker panics before its next receive, within its 200 ms receive timeout.
+        wait_until("not ready", Duration::from_secs(1), &|| !health.is_ready());
+        let down_at = std::time::Instant::now();
+        assert_eq!(health.missing(), vec!["verdict-workers"]);
+        assert_eq!(counters.workers_down.load(Relaxed), 1);
+        assert_eq!(
+            connect(Duration::from_millis(300)),
+            Err(ErrorKind::TimedOut),
+            "fail-closed: no listener while the worker is down, so the SYN is dropped"
+        );
+        wait_until("the restart", Duration::from_secs(5), &|| health.is_ready());
+        assert!(
+            down_at.elapsed() >= Duration::from_millis(1000),
+            "restarted after the backoff, not at once ({:?})",
+            down_at.elapsed()
+        );
+        assert_eq!(counters.worker_restarts.load(Relaxed), 1);
+        assert_eq!(counters.workers_down.load(Relaxed), 0);
+        let judged = counters.packets.load(Relaxed);
+        assert_eq!(connect(Duration::from_millis(1500)), Ok(()), "the restarted worker judges");
+        assert!(counters.packets.load(Relaxed) > judged);
+        workers.stop();
+        assert_eq!(counters.workers_down.load(Relaxed), 0, "a stop is not a crash");
     }
 
     /// Pod to pod through the node's forward chain: the server's ingress policy allows TCP
@@ -665,13 +754,17 @@ mod privileged {
         let cached: Vec<_> = reported.iter().filter(|d| d.queue.is_none()).collect();
         assert_eq!((queued.len(), cached.len()), (1, 3));
         for d in &cached {
-            assert_eq!(d.flow.dst_port, 8080);
+            assert_eq!(d.flow.map(|f| f.dst_port), Some(8080));
             assert_eq!(
                 d.judgement, queued[0].judgement,
                 "a cached accept carries the attribution of the decision that was cached"
             );
         }
-        let egress = queued[0].judgement.egress.as_ref().expect("egress judged");
+        let egress = queued[0]
+            .judgement
+            .as_ref()
+            .and_then(|j| j.egress.as_ref())
+            .expect("egress judged");
         assert_eq!(egress.verdict, Verdict::Allow);
         assert_eq!(
             egress.policy.as_ref().map(|p| p.name.to_string()),
@@ -752,5 +845,317 @@ mod privileged {
             4,
             "three IPv4 and one IPv6 cached accept, none after the change"
         );
+    }
+}
+
+/// The verdict cache's failure behaviour and its real window, with real packets.
+#[cfg(test)]
+mod cache_safety {
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::{Duration, Instant};
+
+    use arc_swap::ArcSwap;
+    use verdict_engine::Index;
+
+    use super::super::{Counters, WorkerConfig, Workers};
+    use super::{index, policy};
+    use crate::cache::{CacheCounters, CacheFeed, VerdictCache};
+    use crate::health::{Condition, Health};
+    use crate::ruleset::testns::{self, NODE_V4, NodeAndPod};
+    use crate::ruleset::{RulesetConfig, Syncer, VerdictCacheSpec, detect_queue_statement};
+
+    /// The client's egress policy with only `port` allowed.
+    fn egress_to(index: &mut Index, port: u16) {
+        index
+            .apply_network_policy(&policy(
+                "client-8080",
+                "client",
+                serde_json::json!({"policyTypes": ["Egress"], "egress": [{"ports": [{"protocol": "TCP", "port": port}]}]}),
+            ))
+            .unwrap();
+    }
+
+    /// Accepts and closes every connection to a listener (so its backlog never fills) until
+    /// dropped.
+    struct Acceptor {
+        stop: Arc<std::sync::atomic::AtomicBool>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Acceptor {
+        fn new(listener: TcpListener) -> Acceptor {
+            listener.set_nonblocking(true).unwrap();
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let thread = std::thread::spawn({
+                let stop = stop.clone();
+                move || {
+                    while !stop.load(Relaxed) {
+                        if listener.accept().is_err() {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                }
+            });
+            Acceptor {
+                stop,
+                thread: Some(thread),
+            }
+        }
+    }
+
+    impl Drop for Acceptor {
+        fn drop(&mut self) {
+            self.stop.store(true, Relaxed);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    struct Rig {
+        net: NodeAndPod,
+        snapshot: Arc<ArcSwap<Index>>,
+        counters: Arc<Counters>,
+        cache_counters: Arc<CacheCounters>,
+        _acceptor: Acceptor,
+        _syncer: Syncer,
+        _workers: Workers,
+        cache: VerdictCache,
+    }
+
+    /// The pod (client, 10.77.0.2) and the node with a listener on 8080, a fail-closed table
+    /// named `table` with the verdict cache, one worker on `queue` and the cache on `group`.
+    fn rig(tag: &str, table: &str, queue: u16, group: u16) -> Rig {
+        let net = NodeAndPod::new(tag);
+        let index = index();
+        let selected = index.selected_pod_ips("node-a");
+        let snapshot = Arc::new(ArcSwap::from_pointee(index));
+        let counters = Arc::new(Counters::new());
+        let cache_counters = Arc::new(CacheCounters::default());
+        let feed = CacheFeed::new(cache_counters.clone());
+        let spec = VerdictCacheSpec {
+            ttl: Duration::from_secs(30),
+            log_group: group,
+        };
+        let cfg = RulesetConfig {
+            table_name: table.into(),
+            queue_base: queue,
+            queues: 1,
+            fail_open: false,
+            verdict_cache: Some(spec),
+        };
+        let statement = net.node.enter(|| detect_queue_statement(table)).unwrap();
+        let syncer = net
+            .node
+            .enter(|| Syncer::install_with(&cfg, statement, &selected))
+            .unwrap();
+        let (workers, cache) = net.node.enter(|| {
+            let mut worker_cfg = WorkerConfig::new("node-a", queue, 1, false);
+            worker_cfg.verdict_cache = Some(feed.clone());
+            let workers =
+                Workers::start(worker_cfg, snapshot.clone(), None, counters.clone()).unwrap();
+            let cache = VerdictCache::start(
+                table,
+                spec,
+                "node-a",
+                &feed,
+                snapshot.clone(),
+                counters.clone(),
+                None,
+            )
+            .unwrap();
+            (workers, cache)
+        });
+        let listener = net
+            .node
+            .enter(|| TcpListener::bind((NODE_V4, 8080)))
+            .unwrap();
+        Rig {
+            net,
+            snapshot,
+            counters,
+            cache_counters,
+            _acceptor: Acceptor::new(listener),
+            _syncer: syncer,
+            _workers: workers,
+            cache,
+        }
+    }
+
+    impl Rig {
+        fn connect(&self, timeout: Duration) -> Result<(), std::io::ErrorKind> {
+            let target: SocketAddr = format!("{NODE_V4}:8080").parse().unwrap();
+            self.net.pod.enter(|| {
+                TcpStream::connect_timeout(&target, timeout)
+                    .map(|_| ())
+                    .map_err(|e| e.kind())
+            })
+        }
+    }
+
+    fn wait_for(what: &str, done: &dyn Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// A refused flush (the test hook) switches the cache off: the agent reports it (counters
+    /// and the `verdict-cache` readiness check), nothing is admitted from the cache any more,
+    /// and the class the change denies is judged in the queue and dropped every time. Once
+    /// flushes succeed again the cache is on and healthy. A dying writer switches it off too.
+    #[test]
+    fn a_refused_flush_switches_the_cache_off_and_the_denied_class_stays_out() {
+        if !testns::enabled("a_refused_flush_switches_the_cache_off_and_the_denied_class_stays_out")
+        {
+            return;
+        }
+        let rig = rig("cf", "kv-cf", 340, 42);
+        let (c, cc) = (&rig.counters, &rig.cache_counters);
+        let health = Health::new();
+        for cond in [Condition::Synced, Condition::WorkersRunning, Condition::RulesInstalled] {
+            health.mark(cond);
+        }
+        let check = cc.clone();
+        health.add_check("verdict-cache", move || check.healthy());
+        let long = Duration::from_millis(1500);
+
+        assert_eq!(rig.connect(long), Ok(()), "first connection, judged");
+        wait_for("the class to be cached", &|| cc.inserted.load(Relaxed) == 1);
+        assert_eq!(rig.connect(long), Ok(()), "served from the cache");
+        assert_eq!(c.packets.load(Relaxed), 1, "the cached connection was not queued");
+        wait_for("the cached accept to be reported", &|| {
+            c.cache_hits.load(Relaxed) == 1
+        });
+        assert!(health.is_ready());
+
+        rig.cache.refuse_flushes_for_test(true);
+        let mut denying = index();
+        egress_to(&mut denying, 9999);
+        rig.snapshot.store(Arc::new(denying));
+        wait_for("the refused flush to be reported", &|| !cc.healthy());
+        assert!(cc.flush_errors.load(Relaxed) >= 1);
+        assert_eq!(cc.switched_off.load(Relaxed), 1, "switched off once");
+        assert_eq!(health.missing(), vec!["verdict-cache"]);
+        let hits = c.cache_hits.load(Relaxed);
+        for attempt in 0..3 {
+            let queued = c.packets.load(Relaxed);
+            assert_eq!(
+                rig.connect(Duration::from_millis(400)),
+                Err(std::io::ErrorKind::TimedOut),
+                "attempt {attempt}: the denied class is not admitted"
+            );
+            assert!(c.packets.load(Relaxed) > queued, "attempt {attempt}: judged in the queue");
+        }
+        std::thread::sleep(Duration::from_millis(50)); // let the log reader catch up
+        assert_eq!(c.cache_hits.load(Relaxed), hits, "nothing admitted from the cache");
+        assert_eq!(c.cache_hits_now_denied.load(Relaxed), 0);
+
+        rig.cache.refuse_flushes_for_test(false);
+        wait_for("a flush to succeed again", &|| cc.healthy());
+        assert!(health.is_ready());
+        assert_eq!(
+            rig.connect(Duration::from_millis(400)),
+            Err(std::io::ErrorKind::TimedOut),
+            "still denied after the cache is back on"
+        );
+        rig.snapshot.store(Arc::new(index()));
+        assert_eq!(rig.connect(long), Ok(()), "allowed again, judged");
+        wait_for("the class to be cached again", &|| cc.inserted.load(Relaxed) == 2);
+        let queued = c.packets.load(Relaxed);
+        assert_eq!(rig.connect(long), Ok(()), "served from the cache again");
+        assert_eq!(c.packets.load(Relaxed), queued, "the cache is on again");
+
+        // A writer that dies switches the cache off and empties it.
+        rig.cache.panic_writer_for_test();
+        wait_for("the dead writer to be reported", &|| {
+            cc.writer_dead.load(Relaxed)
+        });
+        assert_eq!(health.missing(), vec!["verdict-cache"]);
+        assert_eq!(cc.switched_off.load(Relaxed), 2);
+        let queued = c.packets.load(Relaxed);
+        assert_eq!(rig.connect(long), Ok(()), "still allowed, now judged in the queue");
+        assert_eq!(c.packets.load(Relaxed), queued + 1, "not served from the cache");
+    }
+
+    /// Measures how long a cached allow outlives a denying change, with real packets: a
+    /// client opens connections of a cached class in a tight loop while the index flips to
+    /// deny; the window is how long after the change the last connection that was *started*
+    /// after it was still accepted. Prints the distribution (the module doc of `cache` states
+    /// it) and checks it stays far below the TTL.
+    #[test]
+    fn cache_window_after_a_denying_change_is_measured() {
+        if !testns::enabled("cache_window_after_a_denying_change_is_measured") {
+            return;
+        }
+        let rig = rig("cw", "kv-cw", 350, 43);
+        let cc = &rig.cache_counters;
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        // (started, accepted) for every accepted connection.
+        let accepted = std::sync::Mutex::new(Vec::<Instant>::new());
+        let rounds = 25;
+        let mut windows = Vec::with_capacity(rounds);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                rig.net.pod.enter(|| {
+                    let target: SocketAddr = format!("{NODE_V4}:8080").parse().unwrap();
+                    while !stop.load(Relaxed) {
+                        let started = Instant::now();
+                        if TcpStream::connect_timeout(&target, Duration::from_millis(30)).is_ok() {
+                            accepted.lock().unwrap().push(started);
+                        }
+                    }
+                })
+            });
+            // Stops the client even when an assertion below fails (the scope joins it first).
+            struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for StopOnDrop<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, Relaxed);
+                }
+            }
+            let _stop = StopOnDrop(&stop);
+            let mut idx = index();
+            for round in 0..rounds {
+                egress_to(&mut idx, 8080);
+                rig.snapshot.store(Arc::new(idx.clone()));
+                let inserted = cc.inserted.load(Relaxed);
+                wait_for("the class to be cached", &|| cc.inserted.load(Relaxed) > inserted);
+                std::thread::sleep(Duration::from_millis(30));
+                egress_to(&mut idx, 9999);
+                let changed = Instant::now();
+                rig.snapshot.store(Arc::new(idx.clone()));
+                std::thread::sleep(Duration::from_millis(250));
+                let list = accepted.lock().unwrap();
+                assert!(
+                    list.iter().any(|t| *t < changed && changed - *t < Duration::from_millis(30)),
+                    "round {round}: the cache served connections right before the change"
+                );
+                let window = list
+                    .iter()
+                    .filter(|t| **t >= changed)
+                    .map(|t| *t - changed)
+                    .max()
+                    .unwrap_or_default();
+                windows.push(window);
+            }
+        });
+        windows.sort();
+        let pct = |p: usize| windows[(windows.len() * p / 100).min(windows.len() - 1)];
+        eprintln!(
+            "verdict cache window after a denying change over {rounds} rounds: p50 {:?}, p90 {:?}, max {:?}",
+            pct(50),
+            pct(90),
+            windows[windows.len() - 1]
+        );
+        assert!(
+            windows[windows.len() - 1] < Duration::from_millis(200),
+            "a cached allow outlived the change by {:?}",
+            windows[windows.len() - 1]
+        );
+        assert!(rig.counters.cache_hits.load(Relaxed) > 0);
     }
 }

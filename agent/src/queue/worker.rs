@@ -12,7 +12,8 @@ use nix::sys::socket::{setsockopt, sockopt};
 use nix::sys::time::TimeVal;
 use nix::unistd::Pid;
 use tracing::{debug, warn};
-use verdict_engine::{Index, Verdict};
+use verdict_engine::{Flow, Index, Judgement, Verdict};
+use verdict_events::{DecisionSource, DefaultReason};
 
 use super::judge::{NodeDecision, judge};
 use super::{Counters, DecisionSink, WorkerConfig};
@@ -23,7 +24,8 @@ use crate::{Error, Result};
 /// How often a blocked receive wakes up to check for shutdown.
 const WAKE_EVERY: Duration = Duration::from_millis(200);
 
-/// Everything one worker needs.
+/// Everything one worker needs (cloned for each restart of it).
+#[derive(Clone)]
 pub(super) struct Context {
     pub queue_num: u16,
     pub cpu: Option<usize>,
@@ -34,6 +36,8 @@ pub(super) struct Context {
     pub cache: Option<CacheFeed>,
     pub counters: Arc<Counters>,
     pub stop: Arc<AtomicBool>,
+    /// Test hook ([`super::Workers::panic_worker_for_test`]): panic before the next receive.
+    pub panic_hook: Arc<AtomicBool>,
 }
 
 /// CPUs this process may run on, in order.
@@ -94,6 +98,16 @@ fn nf_verdict(v: Verdict) -> nfq::Verdict {
     }
 }
 
+/// What the worker made of one packet.
+// It lives on the stack for one packet; boxing the judgement would allocate per packet.
+#[allow(clippy::large_enum_variant)]
+enum Judged {
+    /// Parsed and judged: the flow, its connection token, the judgement, the index generation.
+    Yes(Flow, Option<u32>, Judgement, u64),
+    /// The default verdict applies: what could be parsed, and why.
+    No(Option<(Flow, Option<u32>)>, DefaultReason),
+}
+
 /// The loop. Returns when `ctx.stop` is set; dropping the queue unbinds it.
 pub(super) fn run(mut queue: nfq::Queue, ctx: Context) {
     if let Some(cpu) = ctx.cpu
@@ -103,6 +117,12 @@ pub(super) fn run(mut queue: nfq::Queue, ctx: Context) {
     }
     let c = &*ctx.counters;
     while !ctx.stop.load(Relaxed) {
+        if ctx.panic_hook.swap(false, Relaxed) {
+            panic!(
+                "verdict worker {}: panic requested by the test hook",
+                ctx.queue_num
+            );
+        }
         let mut msg = match queue.recv() {
             Ok(msg) => msg,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
@@ -117,28 +137,35 @@ pub(super) fn run(mut queue: nfq::Queue, ctx: Context) {
         };
         let received = Instant::now();
         c.packets.fetch_add(1, Relaxed);
-        let outcome = match packet::parse(msg.get_payload()) {
-            Ok(flow) => {
+        let outcome = match packet::parse_first_packet(msg.get_payload()) {
+            Ok((flow, token)) => {
                 let index = ctx.snapshot.load();
                 match catch_unwind(AssertUnwindSafe(|| judge(&index, &ctx.node, &flow))) {
-                    Ok(j) => Some((flow, j, index.generation())),
+                    Ok(j) => Judged::Yes(flow, token, j, index.generation()),
                     Err(_) => {
                         c.engine_panics.fetch_add(1, Relaxed);
-                        None
+                        Judged::No(Some((flow, token)), DefaultReason::EnginePanic)
                     }
                 }
             }
             Err(e) => {
-                match e.kind() {
-                    ParseErrorKind::Malformed => c.malformed.fetch_add(1, Relaxed),
-                    ParseErrorKind::Unsupported => c.unsupported.fetch_add(1, Relaxed),
+                let reason = match e.kind() {
+                    ParseErrorKind::Malformed => {
+                        c.malformed.fetch_add(1, Relaxed);
+                        DefaultReason::Malformed
+                    }
+                    ParseErrorKind::Unsupported => {
+                        c.unsupported.fetch_add(1, Relaxed);
+                        DefaultReason::Unsupported
+                    }
                 };
-                None
+                Judged::No(None, reason)
             }
         };
-        let verdict = outcome
-            .as_ref()
-            .map_or(ctx.default_verdict, |(_, j, _)| j.verdict);
+        let verdict = match &outcome {
+            Judged::Yes(_, _, j, _) => j.verdict,
+            Judged::No(..) => ctx.default_verdict,
+        };
         let hold = received.elapsed();
         c.latency.record(hold);
         msg.set_verdict(nf_verdict(verdict));
@@ -147,31 +174,62 @@ pub(super) fn run(mut queue: nfq::Queue, ctx: Context) {
             debug!(queue = ctx.queue_num, error = %e, "verdict not taken");
         }
         // Off the packet's critical path: the verdict is already with the kernel.
-        if let Some((flow, judgement, generation)) = outcome {
-            if !judgement.owned() {
-                c.not_owned.fetch_add(1, Relaxed);
-                continue;
-            }
-            if judgement.verdict == Verdict::Allow
-                && let Some(feed) = &ctx.cache
-                && let Some(key) = CacheKey::for_flow(&flow)
-            {
-                feed.offer(key, generation);
-            }
-            c.count_decision(judgement.verdict, judgement.tier());
-            if let Some(tx) = &ctx.decisions {
-                let decision = NodeDecision {
-                    flow,
-                    judgement,
-                    node: ctx.node.clone(),
-                    queue: Some(ctx.queue_num),
-                    hold,
-                    at: SystemTime::now(),
-                };
-                if !tx.push(decision) {
-                    c.dropped_decisions.fetch_add(1, Relaxed);
+        let decision = |flow, token, judgement, source, defaulted, generation| NodeDecision {
+            flow,
+            judgement,
+            verdict,
+            node: ctx.node.clone(),
+            source,
+            defaulted,
+            queue: Some(ctx.queue_num),
+            generation,
+            connection_token: token,
+            received: SystemTime::now() - hold,
+            hold,
+        };
+        let record = match outcome {
+            Judged::Yes(flow, token, judgement, generation) => {
+                if !judgement.owned() {
+                    c.not_owned.fetch_add(1, Relaxed);
+                    decision(
+                        Some(flow),
+                        token,
+                        None,
+                        DecisionSource::Default,
+                        Some(DefaultReason::NoLocalPod),
+                        generation,
+                    )
+                } else {
+                    if judgement.verdict == Verdict::Allow
+                        && let Some(feed) = &ctx.cache
+                        && let Some(key) = CacheKey::for_flow(&flow)
+                    {
+                        feed.offer(key, generation);
+                    }
+                    c.count_decision(judgement.verdict, judgement.tier());
+                    decision(
+                        Some(flow),
+                        token,
+                        Some(judgement),
+                        DecisionSource::Queue,
+                        None,
+                        generation,
+                    )
                 }
             }
+            Judged::No(parsed, reason) => decision(
+                parsed.map(|(f, _)| f),
+                parsed.and_then(|(_, t)| t),
+                None,
+                DecisionSource::Default,
+                Some(reason),
+                ctx.snapshot.load().generation(),
+            ),
+        };
+        if let Some(tx) = &ctx.decisions
+            && !tx.push(record)
+        {
+            c.dropped_decisions.fetch_add(1, Relaxed);
         }
     }
     debug!(queue = ctx.queue_num, "verdict worker stopped");
