@@ -193,6 +193,20 @@ struct Args {
           value_parser = clap::value_parser!(u32).range(64..=4_194_304))]
     event_buffer: u32,
 
+    /// The Jaeger UI's base URL, for the dashboard's trace links.
+    #[arg(long, env = "VERDICT_JAEGER_UI_URL")]
+    jaeger_ui_url: Option<String>,
+
+    /// Decisions the dashboard keeps for `/api/decisions` and for resuming streams.
+    #[arg(long, env = "VERDICT_DASHBOARD_HISTORY", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    dashboard_history: u32,
+
+    /// A bearer token the dashboard's API requires; open when unset (the dashboard is
+    /// read-only and binds only where `--dashboard-addr` says).
+    #[arg(long, env = "VERDICT_DASHBOARD_TOKEN", hide_env_values = true)]
+    dashboard_token: Option<String>,
+
     /// This agent's pod name (downward API), for the spans' resource.
     #[arg(long, env = "VERDICT_POD_NAME")]
     pod_name: Option<String>,
@@ -247,6 +261,12 @@ pub struct Config {
     pub policy_hits_cap: usize,
     /// Capacity of the decision handoff ring.
     pub event_buffer: usize,
+    /// The Jaeger UI's base URL for trace links.
+    pub jaeger_ui_url: Option<String>,
+    /// Events the dashboard keeps.
+    pub dashboard_history: usize,
+    /// The dashboard's bearer token, if any.
+    pub dashboard_token: Option<String>,
     /// This agent's pod name, when known.
     pub pod_name: Option<String>,
     /// This agent's pod namespace, when known.
@@ -312,6 +332,9 @@ impl Config {
             max_spans_per_second: args.max_spans_per_second,
             policy_hits_cap: args.policy_hits_cap,
             event_buffer: args.event_buffer as usize,
+            jaeger_ui_url: args.jaeger_ui_url,
+            dashboard_history: args.dashboard_history as usize,
+            dashboard_token: args.dashboard_token,
             pod_name: args.pod_name,
             pod_namespace: args.pod_namespace,
         })
@@ -474,6 +497,9 @@ mod tests {
             max_spans_per_second: 2000,
             policy_hits_cap: 2000,
             event_buffer: 65536,
+            jaeger_ui_url: None,
+            dashboard_history: 10_000,
+            dashboard_token: None,
             pod_name: None,
             pod_namespace: None,
         }

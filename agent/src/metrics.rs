@@ -501,6 +501,37 @@ impl Metrics {
             .inc_by(n);
     }
 
+    /// The drop counters a dashboard shows: decisions lost at the handoff, spans lost, queue
+    /// drops, read now.
+    pub fn drop_counts(&self) -> Vec<(String, u64)> {
+        let dataplane = read_source(&self.dataplane).unwrap_or_default();
+        let spans = self
+            .span_source
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .map(|f| f())
+            .unwrap_or_default();
+        let dashboard = self
+            .events_dropped
+            .get(&ConsumerLabels {
+                consumer: "dashboard",
+            })
+            .map_or(0, |c| c.get());
+        [
+            ("queue", dataplane.queue_drops),
+            ("malformed", dataplane.malformed_packets),
+            ("events_handoff", dataplane.dropped_decisions),
+            ("events_dashboard", dashboard),
+            ("events_spans", spans.dropped),
+            ("spans_failed", spans.failed),
+            ("spans_capped", spans.capped),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     /// Sets where the span pipeline's counters are read from at scrape time.
     pub fn set_spans(&self, source: SpanSource) {
         *self.span_source.write().unwrap_or_else(|e| e.into_inner()) = Some(source);
@@ -788,20 +819,19 @@ mod tests {
         rule: Option<usize>,
         isolated_by: &[&str],
     ) -> verdict_engine::DirectionDecision {
-        let np = |name: &str| verdict_engine::PolicyRef {
-            kind: verdict_engine::PolicyKind::NetworkPolicy,
-            namespace: Some(Arc::from("x")),
-            name: Arc::from(name),
-        };
-        verdict_engine::DirectionDecision {
-            direction: verdict_engine::Direction::Ingress,
-            verdict,
-            tier,
-            policy: policy.map(np),
-            rule: rule.map(|index| verdict_engine::RuleRef { index, name: None }),
-            isolated_by: isolated_by.iter().map(|n| np(n)).collect(),
-            passed_by: Vec::new(),
-        }
+        // Built from JSON so that fields the engine adds later (with serde defaults) do not
+        // need to be spelled out here.
+        let np = |name: &str| serde_json::json!({"kind": "NetworkPolicy", "namespace": "x", "name": name});
+        serde_json::from_value(serde_json::json!({
+            "direction": "ingress",
+            "verdict": verdict,
+            "tier": tier,
+            "policy": policy.map(np),
+            "rule": rule.map(|index| serde_json::json!({"index": index, "name": null})),
+            "isolated_by": isolated_by.iter().map(|n| np(n)).collect::<Vec<_>>(),
+            "passed_by": [],
+        }))
+        .expect("a direction decision")
     }
 
     #[tokio::test]

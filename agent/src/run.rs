@@ -39,6 +39,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use verdict_engine::{Index, SelectedIps};
 use verdict_events::spans::{ExportConfig, SpanQueue, SpanResource};
 use verdict_events::{EventBuilder, Sampler, SamplerConfig, TraceKey};
+use verdict_web::{Hub, HubConfig, WebState};
 
 use crate::cache::{CacheCounters, CacheFeed, VerdictCache};
 use crate::config::Config;
@@ -117,11 +118,22 @@ pub async fn run(config: Config) -> Result<()> {
     );
     worker_config.verdict_cache = cache_feed.clone();
     let (decision_sink, decision_tap) = handoff(config.event_buffer);
+    let dashboard = match config.dashboard_addr {
+        Some(addr) => {
+            let listener = bind(addr, "dashboard").await?;
+            let (hub, router) = dashboard(&config, published.index.clone(), &metrics);
+            tasks.spawn(serve(listener, router, "dashboard"));
+            info!(%addr, "dashboard serving");
+            Some(hub)
+        }
+        None => None,
+    };
     let telemetry = start_telemetry(
         &config,
         decision_tap,
         published.snapshot.clone(),
         metrics.clone(),
+        dashboard,
     )?;
     let workers = Workers::start(
         worker_config,
@@ -333,12 +345,35 @@ impl RunningTelemetry {
     }
 }
 
+/// The dashboard's hub and router, reading the live index and this node's drop counters.
+fn dashboard(
+    config: &Config,
+    index: channel::Receiver<Option<Arc<Index>>>,
+    metrics: &Metrics,
+) -> (Arc<Hub>, axum::Router) {
+    let hub = Hub::new(HubConfig {
+        history: config.dashboard_history,
+        ..HubConfig::default()
+    });
+    let mut state = WebState::new(hub.clone(), index).node(config.node_name.clone());
+    if let Some(url) = &config.jaeger_ui_url {
+        state = state.jaeger_url(url.clone());
+    }
+    if let Some(token) = &config.dashboard_token {
+        state = state.bearer_token(token.clone());
+    }
+    let metrics = metrics.clone();
+    state = state.drop_counters(Arc::new(move || metrics.drop_counts()));
+    (hub, verdict_web::router(state))
+}
+
 /// Starts the fan-out task over `tap`, with the span pipeline when `--otlp-endpoint` is set.
 fn start_telemetry(
     config: &Config,
     tap: DecisionTap,
     snapshot: Arc<ArcSwap<Index>>,
     metrics: Metrics,
+    dashboard: Option<Arc<Hub>>,
 ) -> Result<RunningTelemetry> {
     metrics.set_policy_hits_cap(config.policy_hits_cap);
     let builder = EventBuilder::new(
@@ -371,7 +406,13 @@ fn start_telemetry(
     };
     let consumers = Consumers {
         spans,
-        dashboard: None,
+        dashboard: dashboard.map(|hub| -> telemetry::Publish {
+            // The hub never blocks on readers: a slow subscriber is told what it missed.
+            Arc::new(move |event| {
+                hub.publish(event);
+                true
+            })
+        }),
     };
     let fan_out = tokio::spawn(
         telemetry::run(tap, snapshot, builder, consumers, metrics)
