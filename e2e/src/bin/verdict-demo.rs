@@ -936,17 +936,27 @@ async fn up(cli: &Cli, bin_dir: &Path, parts: &mut Parts) -> anyhow::Result<Urls
     Ok(urls)
 }
 
-/// The `dashboard` container port of the operator's pod template, if it declares one.
+/// The operator's cluster-wide dashboard port: a `dashboard` container port of its pod
+/// template, else the port of a `--dashboard-addr` argument.
 async fn operator_dashboard_port(client: &kube::Client) -> Option<u16> {
     let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
         kube::Api::namespaced(client.clone(), SYSTEM_NAMESPACE);
     let d = api.get("verdict-operator").await.ok()?;
     let pod = d.spec?.template.spec?;
-    pod.containers
+    let named = pod
+        .containers
         .iter()
         .flat_map(|c| c.ports.iter().flatten())
         .find(|p| p.name.as_deref() == Some("dashboard"))
-        .and_then(|p| u16::try_from(p.container_port).ok())
+        .and_then(|p| u16::try_from(p.container_port).ok());
+    named.or_else(|| {
+        pod.containers
+            .iter()
+            .flat_map(|c| c.args.iter().flatten())
+            .find_map(|a| a.strip_prefix("--dashboard-addr="))
+            .and_then(|addr| addr.parse::<SocketAddr>().ok())
+            .map(|a| a.port())
+    })
 }
 
 /// Copies the logs of everything started into one directory that outlives the teardown.
