@@ -1,29 +1,37 @@
-//! AdminNetworkPolicy and BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1),
-//! compiled into one form.
+//! AdminNetworkPolicy and BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1) and
+//! ClusterNetworkPolicy (v1beta1/v1alpha2), compiled into one form.
 //!
 //! Subjects and `namespaces`/`pods` peers never include hostNetwork pods. `nodes` peers match
-//! node addresses (InternalIP/ExternalIP), `networks` peers match any address. A peer with no
-//! field set (a CRD newer than this code) fails closed as upstream asks: it matches nothing in
-//! an Allow rule and turns a Deny or Pass rule into "deny everything". `domainNames` peers are
-//! not resolved and match nothing.
-
+//! node addresses (InternalIP/ExternalIP), `networks` peers match any address, pod addresses
+//! included. A peer with no field set (a CRD newer than this code) fails closed as upstream
+//! asks: it matches nothing in an Allow/Accept rule and turns a Deny or Pass rule into "deny
+//! everything". v1alpha1 `domainNames` peers are not resolved and match nothing;
+//! ClusterNetworkPolicy `domainNames` peers (Accept rules only) match through the caller's
+//! [`Dns`] bindings (see `dns.rs`).
+//!
+//! ClusterNetworkPolicy `protocols` (NPEP-187) compile to the same [`PortSpec`]s as v1alpha1
+//! `ports`: `tcp`/`udp`/`sctp` with a `destinationPort` number or inclusive range, and
+//! `destinationNamedPort`, resolved on the destination pod with the container port's own
+//! protocol.
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use verdict_crds::{
     AdminNetworkPolicy, AdminNetworkPolicyPort, AdminNetworkPolicyRuleAction,
     AdminNetworkPolicySubject, BaselineAdminNetworkPolicy, BaselineAdminNetworkPolicyRuleAction,
-    NamespacedPod,
+    ClusterNetworkPolicy, ClusterNetworkPolicyProtocol, ClusterNetworkPolicyRuleAction,
+    ClusterNetworkPolicyTier, NamespacedPod,
 };
 
 use crate::Result;
-use crate::decision::{Direction, PolicyKind, PolicyRef, RuleRef};
+use crate::decision::{Direction, PolicyKind, PolicyRef, PolicyTier, RuleRef};
+use crate::dns::{Dns, DomainPattern};
 use crate::flow::Protocol;
 use crate::labels::Labels;
 use crate::model::PodRecord;
 use crate::object::ObjectName;
 use crate::peers::{PeerKind, PeerView, parse_cidr};
-use crate::ports::{PortSpec, admin_policy_ports, ports_match};
+use crate::ports::{PortSpec, admin_policy_ports, cluster_policy_protocols, ports_match};
 use crate::selector::Selector;
 
 use ipnet::IpNet;
@@ -40,12 +48,14 @@ pub(crate) enum Action {
     Pass,
 }
 
-/// A compiled AdminNetworkPolicy or BaselineAdminNetworkPolicy.
+/// A compiled AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct AdminPolicy {
     pub(crate) reference: PolicyRef,
     /// For ordering; 0 for the BANP, which is never ordered against anything.
     pub(crate) priority: i32,
+    /// Admin for ANPs, Baseline for the BANP, the spec's tier for a CNP.
+    pub(crate) tier: PolicyTier,
     subject: Subject,
     ingress: Box<[AdminRule]>,
     egress: Box<[AdminRule]>,
@@ -82,6 +92,9 @@ enum AdminPeer {
     },
     Nodes(Selector),
     Networks(Box<[IpNet]>),
+    /// ClusterNetworkPolicy `domainNames`: the destination was answered to the source for a
+    /// matching name.
+    Domains(Box<[DomainPattern]>),
 }
 
 /// The fields an ingress or egress peer of either API can have.
@@ -93,12 +106,31 @@ struct PeerFields<'a> {
     domain_names: &'a [String],
 }
 
-/// The fields a rule of either API has.
+/// A rule's port matches, in either API's spelling.
+#[derive(Clone, Copy)]
+enum PortFields<'a> {
+    /// v1alpha1 `ports`.
+    Ports(Option<&'a [AdminNetworkPolicyPort]>),
+    /// ClusterNetworkPolicy `protocols`.
+    Protocols(Option<&'a [ClusterNetworkPolicyProtocol]>),
+}
+
+/// The fields a rule of any of the APIs has.
 struct RuleFields<'a> {
     name: Option<&'a str>,
     action: Action,
     peers: Vec<PeerFields<'a>>,
-    ports: Option<&'a [AdminNetworkPolicyPort]>,
+    ports: PortFields<'a>,
+    /// True when `domainNames` peers are resolved (ClusterNetworkPolicy), false when they
+    /// match nothing (v1alpha1).
+    resolve_domains: bool,
+}
+
+/// What a matching rule matched on, beyond the rule itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RuleMatch {
+    /// The DNS name the destination was answered for, when a `domainNames` peer matched.
+    pub(crate) domain: Option<Arc<str>>,
 }
 
 impl AdminPolicy {
@@ -130,7 +162,8 @@ impl AdminPolicy {
                     domain_names: &[],
                 })
                 .collect(),
-            ports: r.ports.as_deref(),
+            ports: PortFields::Ports(r.ports.as_deref()),
+            resolve_domains: false,
         });
         let egress = spec.egress.iter().map(|r| RuleFields {
             name: r.name.as_deref(),
@@ -146,10 +179,12 @@ impl AdminPolicy {
                     domain_names: &p.domain_names,
                 })
                 .collect(),
-            ports: r.ports.as_deref(),
+            ports: PortFields::Ports(r.ports.as_deref()),
+            resolve_domains: false,
         });
         Self::compile(
             PolicyKind::AdminNetworkPolicy,
+            PolicyTier::Admin,
             name,
             spec.priority,
             &spec.subject,
@@ -189,7 +224,8 @@ impl AdminPolicy {
                     domain_names: &[],
                 })
                 .collect(),
-            ports: r.ports.as_deref(),
+            ports: PortFields::Ports(r.ports.as_deref()),
+            resolve_domains: false,
         });
         let egress = spec.egress.iter().map(|r| RuleFields {
             name: r.name.as_deref(),
@@ -205,10 +241,12 @@ impl AdminPolicy {
                     domain_names: &[],
                 })
                 .collect(),
-            ports: r.ports.as_deref(),
+            ports: PortFields::Ports(r.ports.as_deref()),
+            resolve_domains: false,
         });
         Self::compile(
             PolicyKind::BaselineAdminNetworkPolicy,
+            PolicyTier::Baseline,
             name,
             0,
             &spec.subject,
@@ -218,8 +256,101 @@ impl AdminPolicy {
         )
     }
 
+    /// Compiles and validates a ClusterNetworkPolicy (v1beta1, or v1alpha2 read into it).
+    ///
+    /// # Errors
+    /// Priority outside 0..=1000, an invalid subject, selector, CIDR, protocol or port, a
+    /// `domainNames` peer outside an Accept rule or that does not parse, or a named port in an
+    /// egress rule with networks, nodes or domainNames peers (upstream's CEL rule).
+    pub(crate) fn compile_cnp(cnp: &ClusterNetworkPolicy) -> Result<Self> {
+        let name = cnp.metadata.name.as_deref().unwrap_or_default();
+        let object = ObjectName::cluster("ClusterNetworkPolicy", name);
+        let spec = &cnp.spec;
+        if !(0..=1000).contains(&spec.priority) {
+            return Err(object.field(
+                "spec.priority",
+                format!("{} is outside 0..=1000", spec.priority),
+            ));
+        }
+        let tier = match spec.tier {
+            ClusterNetworkPolicyTier::Admin => PolicyTier::Admin,
+            ClusterNetworkPolicyTier::Baseline => PolicyTier::Baseline,
+        };
+        for (i, r) in spec.egress.iter().enumerate() {
+            let named = r
+                .protocols
+                .iter()
+                .flatten()
+                .any(|p| p.destination_named_port.is_some());
+            let non_pod = r
+                .to
+                .iter()
+                .any(|p| p.nodes.is_some() || !p.networks.is_empty() || !p.domain_names.is_empty());
+            if named && non_pod {
+                return Err(object.field(
+                    &format!("spec.egress[{i}]"),
+                    "networks/nodes/domainNames peer cannot be set with namedPorts since there are no namedPorts for networks/nodes/domainNames",
+                ));
+            }
+        }
+        let subject = AdminNetworkPolicySubject {
+            namespaces: spec.subject.namespaces.clone(),
+            pods: spec.subject.pods.clone(),
+        };
+        let ingress = spec.ingress.iter().map(|r| RuleFields {
+            name: r.name.as_deref(),
+            action: cnp_action(r.action),
+            peers: r
+                .from
+                .iter()
+                .map(|p| PeerFields {
+                    namespaces: p.namespaces.as_ref(),
+                    pods: p.pods.as_ref(),
+                    nodes: None,
+                    networks: &[],
+                    domain_names: &[],
+                })
+                .collect(),
+            ports: PortFields::Protocols(r.protocols.as_deref()),
+            resolve_domains: true,
+        });
+        let egress = spec.egress.iter().map(|r| RuleFields {
+            name: r.name.as_deref(),
+            action: cnp_action(r.action),
+            peers: r
+                .to
+                .iter()
+                .map(|p| PeerFields {
+                    namespaces: p.namespaces.as_ref(),
+                    pods: p.pods.as_ref(),
+                    nodes: p.nodes.as_ref(),
+                    networks: &p.networks,
+                    domain_names: &p.domain_names,
+                })
+                .collect(),
+            ports: PortFields::Protocols(r.protocols.as_deref()),
+            resolve_domains: true,
+        });
+        let mut policy = Self::compile(
+            PolicyKind::ClusterNetworkPolicy,
+            tier,
+            name,
+            spec.priority,
+            &subject,
+            ingress,
+            egress,
+            &object,
+        )?;
+        policy.reference.tier = Some(tier);
+        policy.reference.priority = Some(spec.priority);
+        Ok(policy)
+    }
+
+    // One argument per compiled field; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn compile<'a>(
         kind: PolicyKind,
+        tier: PolicyTier,
         name: &str,
         priority: i32,
         subject: &AdminNetworkPolicySubject,
@@ -259,8 +390,11 @@ impl AdminPolicy {
                 kind,
                 namespace: None,
                 name: Arc::from(name),
+                tier: None,
+                priority: None,
             },
             priority,
+            tier,
             subject,
             ingress: ingress.into(),
             egress: egress.into(),
@@ -272,9 +406,21 @@ impl AdminPolicy {
         &self.reference.name
     }
 
-    /// The evaluation order of ANPs: ascending priority, then name for determinism.
-    pub(crate) fn order_key(&self) -> (i32, &str) {
-        (self.priority, &self.reference.name)
+    /// The evaluation order within a tier: ascending priority, then kind (AdminNetworkPolicy
+    /// before ClusterNetworkPolicy, and Baseline-tier ClusterNetworkPolicies before the
+    /// BaselineAdminNetworkPolicy, which has no priority and sorts last), then name, so that
+    /// same-priority policies, which upstream lets match in any order, have a fixed one.
+    pub(crate) fn order_key(&self) -> (i32, PolicyKind, &str) {
+        let priority = match self.reference.kind {
+            PolicyKind::BaselineAdminNetworkPolicy => i32::MAX,
+            _ => self.priority,
+        };
+        (priority, self.reference.kind, &self.reference.name)
+    }
+
+    /// True when this compiles the object of `kind` named `name` (any version of it).
+    pub(crate) fn is(&self, kind: PolicyKind, name: &str) -> bool {
+        self.reference.kind == kind && *self.reference.name == *name
     }
 
     /// True when the subject selects a (non-hostNetwork) pod with these labels.
@@ -302,7 +448,8 @@ impl AdminPolicy {
         }
     }
 
-    /// The first rule in `direction` that matches the peer and port.
+    /// The first rule in `direction` that matches the peer and port, and what it matched on.
+    /// `dns` resolves `domainNames` peers for traffic from `client` (the egress subject).
     pub(crate) fn matching_rule(
         &self,
         direction: Direction,
@@ -310,15 +457,35 @@ impl AdminPolicy {
         protocol: Protocol,
         port: u16,
         dst_pod: Option<&PodRecord>,
-    ) -> Option<&AdminRule> {
+        dns: Option<(Dns<'_>, std::net::IpAddr)>,
+    ) -> Option<(&AdminRule, RuleMatch)> {
         let rules = match direction {
             Direction::Ingress => &self.ingress,
             Direction::Egress => &self.egress,
         };
-        rules.iter().find(|r| {
-            ports_match(&r.ports, protocol, port, dst_pod)
-                && r.peers.iter().any(|p| p.matches(peer))
+        rules.iter().find_map(|r| {
+            if !ports_match(&r.ports, protocol, port, dst_pod) {
+                return None;
+            }
+            r.peers
+                .iter()
+                .find_map(|p| p.matches(peer, dns))
+                .map(|m| (r, m))
         })
+    }
+
+    /// True when some rule in `direction` matches (for reporting same-priority ties).
+    pub(crate) fn has_matching_rule(
+        &self,
+        direction: Direction,
+        peer: &PeerView<'_>,
+        protocol: Protocol,
+        port: u16,
+        dst_pod: Option<&PodRecord>,
+        dns: Option<(Dns<'_>, std::net::IpAddr)>,
+    ) -> bool {
+        self.matching_rule(direction, peer, protocol, port, dst_pod, dns)
+            .is_some()
     }
 }
 
@@ -388,15 +555,49 @@ impl AdminRule {
                     .map(|(j, n)| parse_cidr(n, object, &format!("{field}.networks[{j}]")))
                     .collect::<Result<Vec<_>>>()?;
                 AdminPeer::Networks(nets.into())
-            } else if !p.domain_names.is_empty() {
+            } else if !p.domain_names.is_empty() && !fields.resolve_domains {
                 AdminPeer::Nothing
+            } else if !p.domain_names.is_empty() {
+                if fields.action != Action::Allow {
+                    return Err(object.field(
+                        &format!("{field}.domainNames"),
+                        "domainNames peers are only supported in Accept rules",
+                    ));
+                }
+                if p.domain_names.len() > 25 {
+                    return Err(object.field(
+                        &format!("{field}.domainNames"),
+                        "may not have more than 25 items",
+                    ));
+                }
+                let patterns = p
+                    .domain_names
+                    .iter()
+                    .enumerate()
+                    .map(|(j, d)| {
+                        DomainPattern::parse(d).ok_or_else(|| {
+                            object.field(
+                                &format!("{field}.domainNames[{j}]"),
+                                format!("invalid domain name {d:?}: expected a name like example.com or *.example.com"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                AdminPeer::Domains(patterns.into())
             } else {
                 fail_closed = true;
                 AdminPeer::Nothing
             };
             peers.push(peer);
         }
-        let ports = admin_policy_ports(fields.ports, object, &format!("{path}.ports"))?;
+        let ports = match fields.ports {
+            PortFields::Ports(ports) => {
+                admin_policy_ports(ports, object, &format!("{path}.ports"))?
+            }
+            PortFields::Protocols(protocols) => {
+                cluster_policy_protocols(protocols, object, &format!("{path}.protocols"))?
+            }
+        };
         let ports = if fail_closed && action != Action::Allow {
             action = Action::Deny;
             peers = vec![AdminPeer::Everything];
@@ -417,8 +618,28 @@ impl AdminRule {
 }
 
 impl AdminPeer {
-    fn matches(&self, peer: &PeerView<'_>) -> bool {
+    /// `Some` when the peer matches; `dns` and the client address resolve `Domains`.
+    fn matches(
+        &self,
+        peer: &PeerView<'_>,
+        dns: Option<(Dns<'_>, std::net::IpAddr)>,
+    ) -> Option<RuleMatch> {
+        if let AdminPeer::Domains(patterns) = self {
+            let (dns, client) = dns?;
+            let name = dns
+                .bindings
+                .names(client, peer.ip, dns.now)
+                .find(|name| patterns.iter().any(|p| p.matches(name)))?;
+            return Some(RuleMatch {
+                domain: Some(name.clone()),
+            });
+        }
+        self.matches_address(peer).then(RuleMatch::default)
+    }
+
+    fn matches_address(&self, peer: &PeerView<'_>) -> bool {
         match self {
+            AdminPeer::Domains(_) => false,
             AdminPeer::Everything => true,
             AdminPeer::Nothing => false,
             AdminPeer::Namespaces(ns) => {
@@ -462,5 +683,13 @@ impl AdminPolicy {
             Direction::Egress => &self.egress,
         };
         rules.iter().map(|r| (&r.rule, r.action))
+    }
+}
+
+fn cnp_action(a: ClusterNetworkPolicyRuleAction) -> Action {
+    match a {
+        ClusterNetworkPolicyRuleAction::Accept => Action::Allow,
+        ClusterNetworkPolicyRuleAction::Deny => Action::Deny,
+        ClusterNetworkPolicyRuleAction::Pass => Action::Pass,
     }
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::admin_policy::{Action, AdminPolicy};
-use crate::decision::{Direction, PolicyRef, RuleRef};
+use crate::decision::{Direction, PolicyKind, PolicyRef, RuleRef};
 use crate::index::Index;
 
 /// What a rule does when it matches.
@@ -80,8 +80,10 @@ fn admin_info(p: &AdminPolicy, priority: Option<i32>) -> PolicyInfo {
 }
 
 impl Index {
-    /// Every policy in the index: AdminNetworkPolicies in evaluation order, then
-    /// NetworkPolicies by namespace and name, then the BaselineAdminNetworkPolicy.
+    /// Every policy in the index: the Admin tier (AdminNetworkPolicies and Admin-tier
+    /// ClusterNetworkPolicies) in evaluation order, then NetworkPolicies by namespace and name,
+    /// then the Baseline tier (Baseline-tier ClusterNetworkPolicies, then the
+    /// BaselineAdminNetworkPolicy) in evaluation order.
     pub fn policies(&self) -> Vec<PolicyInfo> {
         let (admin, baseline) = self.admin_records();
         let mut out: Vec<PolicyInfo> = admin
@@ -106,7 +108,11 @@ impl Index {
                 egress: rules(&np.egress),
             });
         }
-        out.extend(baseline.map(|b| admin_info(b, None)));
+        out.extend(baseline.iter().map(|b| {
+            let priority =
+                (b.reference.kind != PolicyKind::BaselineAdminNetworkPolicy).then_some(b.priority);
+            admin_info(b, priority)
+        }));
         out
     }
 

@@ -23,13 +23,20 @@ pub enum Verdict {
 }
 
 /// The evaluator that decided a direction, in evaluation order.
+///
+/// The names predate ClusterNetworkPolicy: `AdminNetworkPolicy` is the Admin tier (an
+/// AdminNetworkPolicy or an Admin-tier ClusterNetworkPolicy), `BaselineAdminNetworkPolicy` the
+/// Baseline tier (a Baseline-tier ClusterNetworkPolicy or the BaselineAdminNetworkPolicy). The
+/// deciding [`PolicyRef`] says which kind it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Tier {
-    /// An AdminNetworkPolicy rule with action Allow or Deny.
+    /// The Admin tier: an AdminNetworkPolicy rule (Allow/Deny) or an Admin-tier
+    /// ClusterNetworkPolicy rule (Accept/Deny).
     AdminNetworkPolicy,
     /// NetworkPolicy isolation (an allowing rule, or the default deny of an isolated pod).
     NetworkPolicy,
-    /// A BaselineAdminNetworkPolicy rule.
+    /// The Baseline tier: a Baseline-tier ClusterNetworkPolicy rule or a
+    /// BaselineAdminNetworkPolicy rule.
     BaselineAdminNetworkPolicy,
     /// Nothing applied: the direction is allowed by default.
     Default,
@@ -44,6 +51,18 @@ pub enum PolicyKind {
     AdminNetworkPolicy,
     /// policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy (cluster-scoped).
     BaselineAdminNetworkPolicy,
+    /// policy.networking.k8s.io/v1beta1 (or v1alpha2) ClusterNetworkPolicy (cluster-scoped);
+    /// its [`PolicyRef`] carries the tier and priority.
+    ClusterNetworkPolicy,
+}
+
+/// The tier a ClusterNetworkPolicy belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PolicyTier {
+    /// Evaluated before NetworkPolicy.
+    Admin,
+    /// Evaluated after NetworkPolicy.
+    Baseline,
 }
 
 /// Names one policy object.
@@ -55,15 +74,29 @@ pub struct PolicyRef {
     pub namespace: Option<Arc<str>>,
     /// Its name.
     pub name: Arc<str>,
+    /// The tier, for ClusterNetworkPolicy only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<PolicyTier>,
+    /// The priority, for ClusterNetworkPolicy only (0-1000, lower first within the tier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
 }
 
 impl fmt::Display for PolicyRef {
-    /// `ns/name (NetworkPolicy)` or `name (AdminNetworkPolicy)`.
+    /// `ns/name (NetworkPolicy)`, `name (AdminNetworkPolicy)`, or
+    /// `name (ClusterNetworkPolicy, Admin tier, priority 10)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.namespace {
-            Some(ns) => write!(f, "{ns}/{} ({:?})", self.name, self.kind),
-            None => write!(f, "{} ({:?})", self.name, self.kind),
+        if let Some(ns) = &self.namespace {
+            write!(f, "{ns}/")?;
         }
+        write!(f, "{} ({:?}", self.name, self.kind)?;
+        if let Some(tier) = self.tier {
+            write!(f, ", {tier:?} tier")?;
+        }
+        if let Some(priority) = self.priority {
+            write!(f, ", priority {priority}")?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -161,6 +194,15 @@ pub struct DirectionDecision {
     pub isolated_by: Vec<PolicyRef>,
     /// Policies that passed the decision down with a `Pass` rule on the way, in order.
     pub passed_by: Vec<PolicyRef>,
+    /// Policies of the same tier and priority as the one whose rule ended that tier's
+    /// evaluation (decided, or passed) that also had a matching rule. Upstream lets such ties
+    /// match in any order; the engine orders them by kind (AdminNetworkPolicy first), then
+    /// name, so this lists the policies that could have decided instead. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tied_with: Vec<PolicyRef>,
+    /// The domain name pattern of the `domainNames` peer that matched, when one decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<Arc<str>>,
 }
 
 /// The engine's answer for one flow.

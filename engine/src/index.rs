@@ -16,9 +16,11 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rustc_hash::FxHashMap;
-use verdict_crds::{AdminNetworkPolicy, BaselineAdminNetworkPolicy};
+use verdict_crds::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy};
 
 use crate::admin_policy::AdminPolicy;
+use crate::decision::{PolicyKind, PolicyTier};
+use crate::dns::Dns;
 use crate::labels::Labels;
 use crate::model::{NodeRecord, PodFacts, PodRecord};
 use crate::network_policy::NetworkPolicyRules;
@@ -69,6 +71,8 @@ pub struct IndexStats {
     pub admin_network_policies: usize,
     /// 1 when the BaselineAdminNetworkPolicy exists.
     pub baseline_admin_network_policies: usize,
+    /// ClusterNetworkPolicies, both tiers.
+    pub cluster_network_policies: usize,
 }
 
 /// The cluster state, indexed for evaluation. `Clone + Send + Sync` so callers can publish
@@ -88,10 +92,16 @@ pub struct Index {
     pods_by_node: HashMap<Arc<str>, Arc<BTreeSet<PodId>>>,
     nodes: HashMap<Arc<str>, Arc<NodeRecord>>,
     node_by_ip: FxHashMap<IpAddr, Vec<Arc<str>>>,
+    /// AdminNetworkPolicies by name.
     admin: BTreeMap<Arc<str>, Arc<AdminPolicy>>,
-    /// The same ANPs by ascending (priority, name).
+    /// ClusterNetworkPolicies (both tiers) by name.
+    cluster: BTreeMap<Arc<str>, Arc<AdminPolicy>>,
+    /// The Admin tier in evaluation order: ANPs and Admin-tier CNPs by `order_key`.
     admin_order: Vec<Arc<AdminPolicy>>,
+    /// The BaselineAdminNetworkPolicy.
     baseline: Option<Arc<AdminPolicy>>,
+    /// The Baseline tier in evaluation order: Baseline-tier CNPs by `order_key`, then the BANP.
+    baseline_order: Vec<Arc<AdminPolicy>>,
 }
 
 #[derive(Clone, Debug)]
@@ -381,8 +391,13 @@ impl Index {
             return Ok(());
         }
         let old = self.admin.insert(policy.name().clone(), policy.clone());
-        self.rebuild_admin_order();
-        self.update_admin_selection(policy.name(), old.as_deref(), Some(&policy));
+        self.rebuild_tier_order();
+        self.update_tier_selection(
+            PolicyKind::AdminNetworkPolicy,
+            policy.name(),
+            old.as_deref(),
+            Some(&policy),
+        );
         self.generation += 1;
         Ok(())
     }
@@ -392,8 +407,8 @@ impl Index {
         let Some(old) = self.admin.remove(name) else {
             return false;
         };
-        self.rebuild_admin_order();
-        self.update_admin_selection(old.name(), Some(&old), None);
+        self.rebuild_tier_order();
+        self.update_tier_selection(PolicyKind::AdminNetworkPolicy, name, Some(&old), None);
         self.generation += 1;
         true
     }
@@ -411,7 +426,13 @@ impl Index {
             return Ok(());
         }
         let old = self.baseline.replace(policy.clone());
-        self.update_baseline_selection(old.as_deref(), Some(&policy));
+        self.rebuild_tier_order();
+        self.update_tier_selection(
+            PolicyKind::BaselineAdminNetworkPolicy,
+            policy.name(),
+            old.as_deref(),
+            Some(&policy),
+        );
         self.generation += 1;
         Ok(())
     }
@@ -426,7 +447,53 @@ impl Index {
             return false;
         }
         let old = self.baseline.take();
-        self.update_baseline_selection(old.as_deref(), None);
+        self.rebuild_tier_order();
+        self.update_tier_selection(
+            PolicyKind::BaselineAdminNetworkPolicy,
+            name,
+            old.as_deref(),
+            None,
+        );
+        self.generation += 1;
+        true
+    }
+
+    /// Applies a ClusterNetworkPolicy (v1beta1; read a v1alpha2 object into the same type, or
+    /// convert it with `From`). An Admin-tier policy joins the AdminNetworkPolicies' order, a
+    /// Baseline-tier one goes before the BaselineAdminNetworkPolicy (see
+    /// `AdminPolicy::order_key`); a tier change moves it.
+    ///
+    /// # Errors
+    /// Priority outside 0..=1000, a subject with not exactly one field, or any invalid
+    /// selector, CIDR, protocol, port or domain name (see the engine's admin_policy module).
+    pub fn apply_cluster_network_policy(&mut self, cnp: &ClusterNetworkPolicy) -> Result<()> {
+        let policy = Arc::new(AdminPolicy::compile_cnp(cnp)?);
+        if self
+            .cluster
+            .get(policy.name())
+            .is_some_and(|old| **old == *policy)
+        {
+            return Ok(());
+        }
+        let old = self.cluster.insert(policy.name().clone(), policy.clone());
+        self.rebuild_tier_order();
+        self.update_tier_selection(
+            PolicyKind::ClusterNetworkPolicy,
+            policy.name(),
+            old.as_deref(),
+            Some(&policy),
+        );
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Deletes a ClusterNetworkPolicy. Returns whether it was known.
+    pub fn delete_cluster_network_policy(&mut self, name: &str) -> bool {
+        let Some(old) = self.cluster.remove(name) else {
+            return false;
+        };
+        self.rebuild_tier_order();
+        self.update_tier_selection(PolicyKind::ClusterNetworkPolicy, name, Some(&old), None);
         self.generation += 1;
         true
     }
@@ -438,10 +505,16 @@ impl Index {
     /// Costs two address lookups plus the rules of the policies that select the source or
     /// the destination pod; policies that select neither are never looked at.
     pub fn evaluate(&self, flow: &Flow) -> Decision {
+        self.evaluate_with(flow, None)
+    }
+
+    /// [`Index::evaluate`] with DNS bindings, which ClusterNetworkPolicy `domainNames` egress
+    /// peers match through (without them, such peers match nothing).
+    pub fn evaluate_with(&self, flow: &Flow, dns: Option<Dns<'_>>) -> Decision {
         let src = self.resolve(flow.src_ip);
         let dst = self.resolve(flow.dst_ip);
-        let egress = crate::evaluate::judge(Direction::Egress, flow, &src, &dst);
-        let ingress = crate::evaluate::judge(Direction::Ingress, flow, &dst, &src);
+        let egress = crate::evaluate::judge(Direction::Egress, flow, &src, &dst, dns);
+        let ingress = crate::evaluate::judge(Direction::Ingress, flow, &dst, &src, dns);
         let verdict = if egress.verdict == crate::Verdict::Allow
             && ingress.verdict == crate::Verdict::Allow
         {
@@ -461,11 +534,21 @@ impl Index {
 
     /// Judges one direction only (the agent judges the direction its node owns).
     pub fn evaluate_direction(&self, flow: &Flow, direction: Direction) -> DirectionDecision {
+        self.evaluate_direction_with(flow, direction, None)
+    }
+
+    /// [`Index::evaluate_direction`] with DNS bindings (see [`Index::evaluate_with`]).
+    pub fn evaluate_direction_with(
+        &self,
+        flow: &Flow,
+        direction: Direction,
+        dns: Option<Dns<'_>>,
+    ) -> DirectionDecision {
         let src = self.resolve(flow.src_ip);
         let dst = self.resolve(flow.dst_ip);
         match direction {
-            Direction::Egress => crate::evaluate::judge(direction, flow, &src, &dst),
-            Direction::Ingress => crate::evaluate::judge(direction, flow, &dst, &src),
+            Direction::Egress => crate::evaluate::judge(direction, flow, &src, &dst, dns),
+            Direction::Ingress => crate::evaluate::judge(direction, flow, &dst, &src, dns),
         }
     }
 
@@ -534,6 +617,7 @@ impl Index {
             network_policies: self.namespaces.values().map(|n| n.policies.len()).sum(),
             admin_network_policies: self.admin.len(),
             baseline_admin_network_policies: usize::from(self.baseline.is_some()),
+            cluster_network_policies: self.cluster.len(),
         }
     }
 
@@ -605,11 +689,11 @@ impl Index {
         entry.labels = labels.clone();
         let ids: Vec<PodId> = entry.pods.values().copied().collect();
         let admin = self.admin_order.clone();
-        let baseline = self.baseline.clone();
+        let baseline = self.baseline_order.clone();
         for id in ids {
             let pod = self.pod_mut(id);
             pod.namespace_labels = labels.clone();
-            compute_admin(pod, &admin, baseline.as_ref());
+            compute_admin(pod, &admin, &baseline);
         }
     }
 
@@ -629,7 +713,7 @@ impl Index {
                 }
             }
         }
-        compute_admin(pod, &self.admin_order, self.baseline.as_ref());
+        compute_admin(pod, &self.admin_order, &self.baseline_order);
     }
 
     /// Replaces (or removes, with `None`) one NetworkPolicy in a pod's lists.
@@ -662,10 +746,25 @@ impl Index {
         }
     }
 
-    fn rebuild_admin_order(&mut self) {
-        let mut order: Vec<Arc<AdminPolicy>> = self.admin.values().cloned().collect();
-        order.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
-        self.admin_order = order;
+    /// Rebuilds both tiers' evaluation orders from the policy maps.
+    fn rebuild_tier_order(&mut self) {
+        let mut admin: Vec<Arc<AdminPolicy>> = Vec::new();
+        let mut baseline: Vec<Arc<AdminPolicy>> = Vec::new();
+        for p in self
+            .admin
+            .values()
+            .chain(self.cluster.values())
+            .chain(self.baseline.iter())
+        {
+            match p.tier {
+                PolicyTier::Admin => admin.push(p.clone()),
+                PolicyTier::Baseline => baseline.push(p.clone()),
+            }
+        }
+        admin.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        baseline.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        self.admin_order = admin;
+        self.baseline_order = baseline;
     }
 
     /// Pods of the namespaces where `old` or `new` could select anything: by the invariant
@@ -682,44 +781,40 @@ impl Index {
         ids
     }
 
-    /// Replaces `old` with `new` (either may be absent) in the lists of the pods they select.
-    fn update_admin_selection(
+    /// Replaces `old` with `new` (either may be absent; both are the object of `kind` named
+    /// `name`) in the tier lists of the pods they select. The new version goes into its own
+    /// tier's list, so a ClusterNetworkPolicy whose tier changed moves.
+    fn update_tier_selection(
         &mut self,
-        name: &Arc<str>,
+        kind: PolicyKind,
+        name: &str,
         old: Option<&AdminPolicy>,
         policy: Option<&Arc<AdminPolicy>>,
     ) {
         for id in self.candidate_pods(old, policy.map(|p| &**p)) {
             let pod = self.pod(id);
-            let had = pod.admin.iter().any(|p| p.name() == name);
+            let had = pod
+                .admin
+                .iter()
+                .chain(&pod.baseline)
+                .any(|p| p.is(kind, name));
             let selected = policy
                 .is_some_and(|p| p.selects(&pod.labels, &pod.namespace_labels, pod.host_network));
             if !had && !selected {
                 continue;
             }
             let pod = self.pod_mut(id);
-            pod.admin.retain(|p| p.name() != name);
+            pod.admin.retain(|p| !p.is(kind, name));
+            pod.baseline.retain(|p| !p.is(kind, name));
             if selected && let Some(policy) = policy {
+                let list = match policy.tier {
+                    PolicyTier::Admin => &mut pod.admin,
+                    PolicyTier::Baseline => &mut pod.baseline,
+                };
                 let key = policy.order_key();
-                let at = pod.admin.partition_point(|p| p.order_key() < key);
-                pod.admin.insert(at, policy.clone());
+                let at = list.partition_point(|p| p.order_key() < key);
+                list.insert(at, policy.clone());
             }
-        }
-    }
-
-    fn update_baseline_selection(
-        &mut self,
-        old: Option<&AdminPolicy>,
-        policy: Option<&Arc<AdminPolicy>>,
-    ) {
-        for id in self.candidate_pods(old, policy.map(|p| &**p)) {
-            let pod = self.pod(id);
-            let selected =
-                policy.filter(|p| p.selects(&pod.labels, &pod.namespace_labels, pod.host_network));
-            if pod.baseline.is_none() && selected.is_none() {
-                continue;
-            }
-            self.pod_mut(id).baseline = selected.cloned();
         }
     }
 
@@ -803,21 +898,24 @@ impl Index {
     }
 }
 
-/// Recomputes a pod's ANP list and BANP membership.
+/// Recomputes a pod's Admin-tier and Baseline-tier lists.
 fn compute_admin(
     pod: &mut PodRecord,
     admin_order: &[Arc<AdminPolicy>],
-    baseline: Option<&Arc<AdminPolicy>>,
+    baseline_order: &[Arc<AdminPolicy>],
 ) {
     pod.admin.clear();
-    for anp in admin_order {
-        if anp.selects(&pod.labels, &pod.namespace_labels, pod.host_network) {
-            pod.admin.push(anp.clone());
+    pod.baseline.clear();
+    for p in admin_order {
+        if p.selects(&pod.labels, &pod.namespace_labels, pod.host_network) {
+            pod.admin.push(p.clone());
         }
     }
-    pod.baseline = baseline
-        .filter(|b| b.selects(&pod.labels, &pod.namespace_labels, pod.host_network))
-        .cloned();
+    for p in baseline_order {
+        if p.selects(&pod.labels, &pod.namespace_labels, pod.host_network) {
+            pod.baseline.push(p.clone());
+        }
+    }
 }
 
 // ---- read access for the policy catalog (catalog.rs) ----------------------------------
@@ -833,9 +931,10 @@ impl Index {
             .collect()
     }
 
-    /// The AdminNetworkPolicies in evaluation order, and the BaselineAdminNetworkPolicy.
-    pub(crate) fn admin_records(&self) -> (&[Arc<AdminPolicy>], Option<&AdminPolicy>) {
-        (&self.admin_order, self.baseline.as_deref())
+    /// The Admin tier (ANPs and Admin-tier CNPs) and the Baseline tier (Baseline-tier CNPs,
+    /// then the BANP), each in evaluation order.
+    pub(crate) fn admin_records(&self) -> (&[Arc<AdminPolicy>], &[Arc<AdminPolicy>]) {
+        (&self.admin_order, &self.baseline_order)
     }
 
     /// The pods scheduled on `node`.

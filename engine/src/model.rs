@@ -43,10 +43,13 @@ pub(crate) struct PodRecord {
     pub(crate) np_ingress: PolicyList<NetworkPolicyRules>,
     /// The same for egress.
     pub(crate) np_egress: PolicyList<NetworkPolicyRules>,
-    /// AdminNetworkPolicies whose subject selects this pod, by ascending (priority, name).
+    /// Admin-tier policies whose subject selects this pod (AdminNetworkPolicies and Admin-tier
+    /// ClusterNetworkPolicies), in evaluation order (`AdminPolicy::order_key`).
     pub(crate) admin: PolicyList<AdminPolicy>,
-    /// The BaselineAdminNetworkPolicy, when its subject selects this pod.
-    pub(crate) baseline: Option<Arc<AdminPolicy>>,
+    /// Baseline-tier policies whose subject selects this pod (Baseline-tier
+    /// ClusterNetworkPolicies by priority, then the BaselineAdminNetworkPolicy), in evaluation
+    /// order.
+    pub(crate) baseline: PolicyList<AdminPolicy>,
 }
 
 /// The parts of a pod that come from the Pod object itself (not from policies).
@@ -195,7 +198,7 @@ impl PodRecord {
             np_ingress: SmallVec::new(),
             np_egress: SmallVec::new(),
             admin: SmallVec::new(),
-            baseline: None,
+            baseline: SmallVec::new(),
         }
     }
 
@@ -217,7 +220,7 @@ impl PodRecord {
         !self.np_ingress.is_empty()
             || !self.np_egress.is_empty()
             || !self.admin.is_empty()
-            || self.baseline.is_some()
+            || !self.baseline.is_empty()
     }
 }
 

@@ -124,6 +124,8 @@ impl NetworkPolicyRules {
                 kind: PolicyKind::NetworkPolicy,
                 namespace: Some(namespace.clone()),
                 name: name.clone(),
+                tier: None,
+                priority: None,
             },
             namespace,
             name,

@@ -1,4 +1,5 @@
-//! Port matching for NetworkPolicy and (Baseline)AdminNetworkPolicy rules.
+//! Port matching for NetworkPolicy, (Baseline)AdminNetworkPolicy and ClusterNetworkPolicy
+//! rules.
 //!
 //! Both APIs compile to a list of [`PortSpec`]. An empty list (or an absent `ports`) matches
 //! every port and protocol, ICMP and the other port-less IP protocols included
@@ -10,7 +11,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::NetworkPolicyPort;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use verdict_crds::AdminNetworkPolicyPort;
+use verdict_crds::{
+    AdminNetworkPolicyPort, ClusterNetworkPolicyPort, ClusterNetworkPolicyProtocol,
+};
 
 use crate::Result;
 use crate::flow::Protocol;
@@ -253,4 +256,91 @@ pub(crate) fn admin_policy_ports(
         out.push(spec);
     }
     Ok(out)
+}
+
+/// Compiles a ClusterNetworkPolicy rule's `protocols` (NPEP-187). `None` means every protocol
+/// and port (ICMP and other IP protocols included).
+pub(crate) fn cluster_policy_protocols(
+    protocols: Option<&[ClusterNetworkPolicyProtocol]>,
+    object: &ObjectName,
+    field: &str,
+) -> Result<Vec<PortSpec>> {
+    let Some(protocols) = protocols else {
+        return Ok(Vec::new());
+    };
+    if protocols.is_empty() {
+        return Err(object.field(field, "must have at least one item when present"));
+    }
+    if protocols.len() > 25 {
+        return Err(object.field(field, "may not have more than 25 items"));
+    }
+    let mut out = Vec::with_capacity(protocols.len());
+    for (i, p) in protocols.iter().enumerate() {
+        let path = format!("{field}[{i}]");
+        let transports = [
+            (Protocol::Tcp, "tcp", p.tcp.as_ref()),
+            (Protocol::Udp, "udp", p.udp.as_ref()),
+            (Protocol::Sctp, "sctp", p.sctp.as_ref()),
+        ];
+        let set = transports.iter().filter(|(_, _, t)| t.is_some()).count()
+            + usize::from(p.destination_named_port.is_some());
+        if set != 1 {
+            return Err(object.field(
+                &path,
+                "exactly one of tcp, udp, sctp or destinationNamedPort must be set",
+            ));
+        }
+        let spec = if let Some(name) = &p.destination_named_port {
+            PortSpec::Named {
+                protocol: None,
+                name: check_port_name(name, object, &format!("{path}.destinationNamedPort"))?,
+            }
+        } else {
+            let (protocol, key, transport) = transports
+                .into_iter()
+                .find(|(_, _, t)| t.is_some())
+                .expect("exactly one is set");
+            let path = format!("{path}.{key}");
+            let Some(port) = transport.and_then(|t| t.destination_port.as_ref()) else {
+                return Err(object.field(&path, "must set destinationPort"));
+            };
+            destination_port(protocol, port, object, &format!("{path}.destinationPort"))?
+        };
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+fn destination_port(
+    protocol: Protocol,
+    port: &ClusterNetworkPolicyPort,
+    object: &ObjectName,
+    path: &str,
+) -> Result<PortSpec> {
+    match (port.number, &port.range) {
+        (Some(n), None) => {
+            let n = port_number(n, object, &format!("{path}.number"))?;
+            Ok(PortSpec::Range {
+                protocol,
+                first: n,
+                last: n,
+            })
+        }
+        (None, Some(r)) => {
+            let first = port_number(r.start, object, &format!("{path}.range.start"))?;
+            let last = port_number(r.end, object, &format!("{path}.range.end"))?;
+            if first >= last {
+                return Err(object.field(
+                    &format!("{path}.range"),
+                    format!("start port ({first}) must be less than end port ({last})"),
+                ));
+            }
+            Ok(PortSpec::Range {
+                protocol,
+                first,
+                last,
+            })
+        }
+        _ => Err(object.field(path, "exactly one of number or range must be set")),
+    }
 }

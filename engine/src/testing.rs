@@ -30,8 +30,12 @@ use verdict_crds::{
     AdminNetworkPolicyRuleAction, AdminNetworkPolicySpec, AdminNetworkPolicySubject,
     BaselineAdminNetworkPolicy, BaselineAdminNetworkPolicyEgressPeer,
     BaselineAdminNetworkPolicyEgressRule, BaselineAdminNetworkPolicyIngressRule,
-    BaselineAdminNetworkPolicyRuleAction, BaselineAdminNetworkPolicySpec, NamespacedPod,
-    PortNumber, PortRange,
+    BaselineAdminNetworkPolicyRuleAction, BaselineAdminNetworkPolicySpec, ClusterNetworkPolicy,
+    ClusterNetworkPolicyEgressPeer, ClusterNetworkPolicyEgressRule,
+    ClusterNetworkPolicyIngressPeer, ClusterNetworkPolicyIngressRule, ClusterNetworkPolicyPort,
+    ClusterNetworkPolicyPortRange, ClusterNetworkPolicyProtocol, ClusterNetworkPolicyProtocolPort,
+    ClusterNetworkPolicyRuleAction, ClusterNetworkPolicySpec, ClusterNetworkPolicySubject,
+    ClusterNetworkPolicyTier, NamespacedPod, PortNumber, PortRange,
 };
 
 use crate::{ClusterObject, Flow, Index, Protocol};
@@ -841,4 +845,192 @@ impl From<BanpBuilder> for ClusterObject {
     fn from(b: BanpBuilder) -> Self {
         ClusterObject::BaselineAdminNetworkPolicy(b.0)
     }
+}
+
+// ---- ClusterNetworkPolicy ---------------------------------------------------------------
+
+/// A ClusterNetworkPolicy rule: an action, peers ([`AdminPeer`]s) and protocol matches.
+#[derive(Clone, Debug)]
+pub struct CnpRule {
+    name: Option<String>,
+    action: ClusterNetworkPolicyRuleAction,
+    peers: Vec<AdminPeer>,
+    protocols: Option<Vec<ClusterNetworkPolicyProtocol>>,
+}
+
+/// A rule with `action` (`"Accept"`, `"Deny"`, `"Pass"`) and no peers yet.
+pub fn cnp_rule(action: &str) -> CnpRule {
+    let action = match action {
+        "Accept" => ClusterNetworkPolicyRuleAction::Accept,
+        "Deny" => ClusterNetworkPolicyRuleAction::Deny,
+        "Pass" => ClusterNetworkPolicyRuleAction::Pass,
+        other => panic!("unknown ClusterNetworkPolicy action {other:?}"),
+    };
+    CnpRule {
+        name: None,
+        action,
+        peers: Vec::new(),
+        protocols: None,
+    }
+}
+
+fn protocol_port(
+    number: Option<i32>,
+    range: Option<(i32, i32)>,
+) -> ClusterNetworkPolicyProtocolPort {
+    ClusterNetworkPolicyProtocolPort {
+        destination_port: Some(ClusterNetworkPolicyPort {
+            number,
+            range: range.map(|(start, end)| ClusterNetworkPolicyPortRange { start, end }),
+        }),
+    }
+}
+
+impl CnpRule {
+    /// Names the rule.
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+
+    /// Adds a peer.
+    pub fn peer(mut self, peer: AdminPeer) -> Self {
+        self.peers.push(peer);
+        self
+    }
+
+    /// Adds a raw protocol entry.
+    pub fn protocol(mut self, protocol: ClusterNetworkPolicyProtocol) -> Self {
+        self.protocols.get_or_insert_with(Vec::new).push(protocol);
+        self
+    }
+
+    /// Adds `{protocol}: {destinationPort: {number}}` (`protocol` is `"TCP"`, `"UDP"` or
+    /// `"SCTP"`).
+    pub fn port(self, protocol: &str, number: i32) -> Self {
+        self.protocol(transport(protocol, protocol_port(Some(number), None)))
+    }
+
+    /// Adds `{protocol}: {destinationPort: {range: {start, end}}}`.
+    pub fn port_range(self, protocol: &str, start: i32, end: i32) -> Self {
+        self.protocol(transport(protocol, protocol_port(None, Some((start, end)))))
+    }
+
+    /// Adds `destinationNamedPort`.
+    pub fn named_port(self, name: &str) -> Self {
+        self.protocol(ClusterNetworkPolicyProtocol {
+            destination_named_port: Some(name.to_string()),
+            ..ClusterNetworkPolicyProtocol::default()
+        })
+    }
+}
+
+fn transport(
+    protocol: &str,
+    port: ClusterNetworkPolicyProtocolPort,
+) -> ClusterNetworkPolicyProtocol {
+    let mut p = ClusterNetworkPolicyProtocol::default();
+    match protocol {
+        "TCP" => p.tcp = Some(port),
+        "UDP" => p.udp = Some(port),
+        "SCTP" => p.sctp = Some(port),
+        other => panic!("unknown protocol {other:?}"),
+    }
+    p
+}
+
+/// Builds a ClusterNetworkPolicy.
+#[derive(Clone, Debug)]
+pub struct CnpBuilder(ClusterNetworkPolicy);
+
+/// `cnp("lockdown", "Admin", 10)`, subject every namespace until [`CnpBuilder::subject`].
+pub fn cnp(name: &str, tier: &str, priority: i32) -> CnpBuilder {
+    let tier = match tier {
+        "Admin" => ClusterNetworkPolicyTier::Admin,
+        "Baseline" => ClusterNetworkPolicyTier::Baseline,
+        other => panic!("unknown tier {other:?}"),
+    };
+    CnpBuilder(ClusterNetworkPolicy {
+        metadata: meta(None, name),
+        spec: ClusterNetworkPolicySpec {
+            tier,
+            priority,
+            subject: ClusterNetworkPolicySubject {
+                namespaces: Some(LabelSelector::default()),
+                pods: None,
+            },
+            ingress: Vec::new(),
+            egress: Vec::new(),
+        },
+        status: None,
+    })
+}
+
+impl CnpBuilder {
+    /// Sets the subject (the v1alpha1 subject type has the same fields).
+    pub fn subject(mut self, subject: AdminNetworkPolicySubject) -> Self {
+        self.0.spec.subject = ClusterNetworkPolicySubject {
+            namespaces: subject.namespaces,
+            pods: subject.pods,
+        };
+        self
+    }
+
+    /// Adds an ingress rule (only namespaces/pods peers are kept).
+    pub fn ingress(mut self, rule: CnpRule) -> Self {
+        self.0.spec.ingress.push(ClusterNetworkPolicyIngressRule {
+            name: rule.name,
+            action: rule.action,
+            from: rule
+                .peers
+                .into_iter()
+                .map(|p| ClusterNetworkPolicyIngressPeer {
+                    namespaces: p.namespaces,
+                    pods: p.pods,
+                })
+                .collect(),
+            protocols: rule.protocols,
+        });
+        self
+    }
+
+    /// Adds an egress rule.
+    pub fn egress(mut self, rule: CnpRule) -> Self {
+        self.0.spec.egress.push(ClusterNetworkPolicyEgressRule {
+            name: rule.name,
+            action: rule.action,
+            to: rule
+                .peers
+                .into_iter()
+                .map(|p| ClusterNetworkPolicyEgressPeer {
+                    namespaces: p.namespaces,
+                    pods: p.pods,
+                    nodes: p.nodes,
+                    networks: p.networks,
+                    domain_names: p.domain_names,
+                })
+                .collect(),
+            protocols: rule.protocols,
+        });
+        self
+    }
+
+    /// The object.
+    pub fn build(self) -> ClusterNetworkPolicy {
+        self.0
+    }
+}
+
+/// An index holding `objects`, then `cnps`, applied in order. Panics on an invalid object.
+pub fn index_with_cnps(
+    objects: impl IntoIterator<Item = ClusterObject>,
+    cnps: impl IntoIterator<Item = CnpBuilder>,
+) -> Index {
+    let mut index = index_of(objects);
+    for c in cnps {
+        index
+            .apply_cluster_network_policy(&c.0)
+            .expect("fixture policies are valid");
+    }
+    index
 }

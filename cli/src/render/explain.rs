@@ -233,6 +233,8 @@ mod tests {
             rule: None,
             isolated_by: Vec::new(),
             passed_by: Vec::new(),
+            tied_with: Vec::new(),
+            domain: None,
         }
     }
 
@@ -241,6 +243,8 @@ mod tests {
             kind,
             namespace: namespace.map(Arc::from),
             name: Arc::from(name),
+            tier: None,
+            priority: None,
         }
     }
 

@@ -82,6 +82,8 @@ mod tests {
             rule: None,
             isolated_by: Vec::new(),
             passed_by: Vec::new(),
+            tied_with: Vec::new(),
+            domain: None,
         }
     }
 

@@ -103,6 +103,8 @@ mod tests {
             rule: None,
             isolated_by: Vec::new(),
             passed_by: Vec::new(),
+            tied_with: Vec::new(),
+            domain: None,
         };
         let party = Party {
             label: "x/a".into(),

@@ -1,6 +1,7 @@
 //! Table-driven unit tests of the engine's semantics, built from the `testing` fixtures.
 
 mod admin;
+mod cluster;
 mod errors;
 mod incremental;
 mod network_policy;

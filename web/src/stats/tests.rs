@@ -11,6 +11,8 @@ fn np(ns: &str, name: &str) -> PolicyRef {
         kind: PolicyKind::NetworkPolicy,
         namespace: Some(ns.into()),
         name: name.into(),
+        tier: None,
+        priority: None,
     }
 }
 
