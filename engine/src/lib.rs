@@ -16,7 +16,7 @@
 //!        │   (evaluate_with:       ─► Baseline tier (CNP, BANP) ─► default
 //!        │    + DnsBindings, dns.rs, for CNP domainNames)
 //!        ▼
-//!   Decision (decision.rs) ──► reason.rs: one sentence per direction, the explain line
+//!   Decision (decision.rs) ──► explain.rs: the one renderer of sentences (CLI, agent, dashboard)
 //! ```
 //!
 //! Start reading at [`Index`] (index.rs), then `evaluate.rs`. The engine does no I/O: no
@@ -33,6 +33,7 @@ pub mod catalog;
 pub mod decision;
 pub mod dns;
 pub mod error;
+pub mod explain;
 mod evaluate;
 pub mod flow;
 pub mod index;

@@ -1,16 +1,10 @@
-//! One plain sentence per direction, and the CLI's explain line for a whole decision.
-//!
-//! ```text
-//! y/b -> x/a TCP/80: DENY. ingress: x/a is isolated by x/deny-all (NetworkPolicy) and no rule
-//! allows y/b. egress: y/b is not egress-isolated.
-//! ```
+//! How decisions name policies ([`PolicyName`]), and the engine types' sentences, which are
+//! [`crate::explain`]'s with each end named as it displays.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
-use crate::decision::{
-    Decision, Direction, DirectionDecision, Endpoint, PolicyKind, PolicyRef, Tier, Verdict,
-};
-use crate::flow::{Flow, Protocol};
+use crate::decision::{Decision, DirectionDecision, Endpoint, PolicyKind, PolicyRef, Verdict};
+use crate::explain::Named;
 
 /// Displays a policy the way reasons name it: `x/name (NetworkPolicy)`,
 /// `anp/name (AdminNetworkPolicy)`, `banp/default (BaselineAdminNetworkPolicy)`.
@@ -51,106 +45,34 @@ impl Verdict {
             Verdict::Deny => "DENY",
         }
     }
-
-    fn participle(self) -> &'static str {
-        match self {
-            Verdict::Allow => "allowed",
-            Verdict::Deny => "denied",
-        }
-    }
 }
 
 impl DirectionDecision {
     /// One plain sentence (no final period) saying why this direction got its verdict.
     /// `subject` is the end the direction belongs to (the source for egress, the destination
-    /// for ingress) and `peer` the other end.
+    /// for ingress) and `peer` the other end; each is named as it displays. The words are
+    /// [`crate::explain::reason`]'s.
     pub fn reason(&self, subject: &Endpoint, peer: &Endpoint) -> String {
-        let mut out = String::new();
-        if !self.passed_by.is_empty() {
-            out.push_str("passed by ");
-            push_list(&mut out, &self.passed_by);
-            out.push_str("; ");
-        }
-        let rule_index = self.rule.as_ref().map(|r| r.index).unwrap_or_default();
-        let rule_name = self.rule.as_ref().and_then(|r| r.name.as_deref());
-        let isolated = match self.direction {
-            Direction::Ingress => "isolated",
-            Direction::Egress => "egress-isolated",
-        };
-        // Writing to a String cannot fail.
-        let _ = match (self.tier, &self.policy) {
-            (Tier::AdminNetworkPolicy, Some(policy)) => {
-                let _ = write!(out, "{} by rule {rule_index}", self.verdict.participle());
-                if let Some(name) = rule_name {
-                    let _ = write!(out, " {name:?}");
-                }
-                write!(out, " of {}", PolicyName(policy))
-            }
-            (Tier::BaselineAdminNetworkPolicy, Some(policy)) => {
-                let _ = write!(
-                    out,
-                    "{} by BANP {} rule {rule_index}",
-                    self.verdict.participle(),
-                    policy.name
-                );
-                match rule_name {
-                    Some(name) => write!(out, " {name:?}"),
-                    None => Ok(()),
-                }
-            }
-            (Tier::NetworkPolicy, Some(policy)) if self.verdict == Verdict::Allow => {
-                write!(
-                    out,
-                    "allowed by rule {rule_index} of {}",
-                    PolicyName(policy)
-                )
-            }
-            (Tier::NetworkPolicy, _) => {
-                let _ = write!(out, "{subject} is {isolated} by ");
-                push_list(&mut out, &self.isolated_by);
-                write!(out, " and no rule allows {peer}")
-            }
-            _ if subject.is_always_allowed_peer(peer, self.direction) => match peer {
-                Endpoint::Node { .. } => write!(
-                    out,
-                    "{peer} is {subject}'s own node, whose traffic to its pods policy cannot block"
-                ),
-                _ => write!(out, "a pod's traffic to itself is always allowed"),
+        let (subject_label, peer_label) = (subject.to_string(), peer.to_string());
+        crate::explain::reason(
+            self,
+            &Named {
+                label: &subject_label,
+                endpoint: subject,
+                host_network: false,
             },
-            _ => match subject {
-                Endpoint::Pod { .. } => match self.direction {
-                    Direction::Ingress => write!(out, "{subject} is not ingress-isolated"),
-                    Direction::Egress => write!(out, "{subject} is not egress-isolated"),
-                },
-                Endpoint::Node { .. } => write!(
-                    out,
-                    "{subject} is a node address, which pod policies do not govern"
-                ),
-                Endpoint::External { .. } => write!(
-                    out,
-                    "{subject} is not a pod, so no policy governs its {}",
-                    match self.direction {
-                        Direction::Ingress => "ingress",
-                        Direction::Egress => "egress",
-                    }
-                ),
+            &Named {
+                label: &peer_label,
+                endpoint: peer,
+                host_network: false,
             },
-        };
-        out
-    }
-}
-
-fn push_list(out: &mut String, policies: &[PolicyRef]) {
-    for (i, p) in policies.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let _ = write!(out, "{}", PolicyName(p));
+        )
     }
 }
 
 impl Decision {
-    /// The CLI's explain line: `y/b -> x/a TCP/80: DENY. ingress: <reason>. egress: <reason>.`
+    /// The explain line: `y/b -> x/a TCP/80: DENY. ingress: <reason>. egress: <reason>.`,
+    /// in [`crate::explain::line`]'s words, each end named as it displays.
     pub fn explain(&self) -> String {
         self.to_string()
     }
@@ -159,44 +81,21 @@ impl Decision {
 impl fmt::Display for Decision {
     /// Same text as [`Decision::explain`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let judged = [
-            (
-                Direction::Ingress,
-                self.ingress.reason(&self.dst, &self.src),
-            ),
-            (Direction::Egress, self.egress.reason(&self.src, &self.dst)),
-        ];
-        f.write_str(&node_line(
+        let (src, dst) = (self.src.to_string(), self.dst.to_string());
+        f.write_str(&crate::explain::line(
             &self.flow,
-            &self.src,
-            &self.dst,
+            &Named {
+                label: &src,
+                endpoint: &self.src,
+                host_network: false,
+            },
+            &Named {
+                label: &dst,
+                endpoint: &self.dst,
+                host_network: false,
+            },
             self.verdict,
-            &judged,
+            &[&self.egress, &self.ingress],
         ))
     }
-}
-
-/// The explain line for the directions that were judged, in the order given:
-/// `y/b -> x/a TCP/80: DENY. ingress: <reason>. egress: <reason>.` The agent names only the
-/// direction(s) its node judged; the CLI names both.
-pub fn node_line(
-    flow: &Flow,
-    src: &Endpoint,
-    dst: &Endpoint,
-    verdict: Verdict,
-    judged: &[(Direction, String)],
-) -> String {
-    let mut out = format!("{src} -> {dst} {}", flow.protocol);
-    if flow.protocol != Protocol::Icmp {
-        let _ = write!(out, "/{}", flow.dst_port);
-    }
-    let _ = write!(out, ": {}.", verdict.as_upper_str());
-    for (direction, reason) in judged {
-        let word = match direction {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        };
-        let _ = write!(out, " {word}: {reason}.");
-    }
-    out
 }

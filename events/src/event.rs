@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use verdict_engine::{
-    Direction, DirectionDecision, Endpoint, Flow, Index, PolicyRef, Tier, Verdict,
-};
+use verdict_engine::{DirectionDecision, Endpoint, Flow, Index, PolicyRef, Tier, Verdict};
 
 use crate::decision::{DecisionSource, DefaultReason, NodeDecision};
 use crate::trace::{TraceId, TraceKey};
@@ -245,15 +243,18 @@ fn explain(event: &DecisionEvent) -> String {
     let (Some(flow), Some(src), Some(dst)) = (&event.flow, &event.src, &event.dst) else {
         return format!("{word}.");
     };
-    let judged: Vec<(Direction, String)> = event
-        .directions()
-        .map(|d| {
-            let (subject, peer) = match d.direction {
-                Direction::Egress => (src, dst),
-                Direction::Ingress => (dst, src),
-            };
-            (d.direction, d.reason(subject, peer))
-        })
-        .collect();
-    verdict_engine::reason::node_line(flow, src, dst, event.verdict, &judged)
+    let (src_label, dst_label) = (src.to_string(), dst.to_string());
+    let named = |label, endpoint| verdict_engine::explain::Named {
+        label,
+        endpoint,
+        host_network: false,
+    };
+    let judged: Vec<&verdict_engine::DirectionDecision> = event.directions().collect();
+    verdict_engine::explain::line(
+        flow,
+        &named(&src_label, src),
+        &named(&dst_label, dst),
+        event.verdict,
+        &judged,
+    )
 }

@@ -1,216 +1,41 @@
-//! `-o explain`: the decision chain for one flow, in plain words, built from the engine's
-//! structured attribution (so JSON `reason` strings and explain lines always agree).
+//! `-o explain`: the decision chain for one flow, in plain words. The words are the engine's
+//! one renderer ([`verdict_engine::explain`]), which the agent's decision events and the
+//! dashboard use too; this module only names the ends as the user named them.
 
-use std::fmt::Write as _;
-use std::net::IpAddr;
-
-use verdict_engine::{
-    Direction, DirectionDecision, Endpoint, PolicyName, PolicyRef, RuleRef, Tier, Verdict,
-};
+use verdict_engine::explain::{self as engine_explain, Named};
+use verdict_engine::{Direction, DirectionDecision, Endpoint};
 
 use crate::simulate::{Outcome, Party};
 
-/// One end of the flow as a sentence needs it.
-struct Side<'a> {
-    party: &'a Party,
-    endpoint: &'a Endpoint,
+fn named<'a>(party: &'a Party, endpoint: &'a Endpoint) -> Named<'a> {
+    Named {
+        label: &party.label,
+        endpoint,
+        host_network: party.host_network,
+    }
 }
 
 /// `y/b -> x/a TCP/80: DENY. ingress: ... egress: ...`. Denying directions come first,
 /// because they are the answer to "why not?".
 pub fn line(outcome: &Outcome) -> String {
-    let decision = &outcome.decision;
-    let src = Side {
-        party: &outcome.from,
-        endpoint: &decision.src,
-    };
-    let dst = Side {
-        party: &outcome.to,
-        endpoint: &decision.dst,
-    };
-    let mut out = format!(
-        "{} -> {} {}: {}.",
-        header_name(&src),
-        header_name(&dst),
-        outcome.probe,
-        verdict_word(decision.verdict)
-    );
-    let mut directions = [&decision.egress, &decision.ingress];
-    directions.sort_by_key(|d| d.verdict != Verdict::Deny);
-    for direction in directions {
-        let _ = write!(
-            out,
-            " {}: {}.",
-            direction_word(direction.direction),
-            reason_for(outcome, direction)
-        );
-    }
-    out
+    let d = &outcome.decision;
+    engine_explain::line(
+        &d.flow,
+        &named(&outcome.from, &d.src),
+        &named(&outcome.to, &d.dst),
+        d.verdict,
+        &[&d.egress, &d.ingress],
+    )
 }
 
 /// The sentence for one direction of an outcome.
 pub fn reason_for(outcome: &Outcome, direction: &DirectionDecision) -> String {
-    let decision = &outcome.decision;
-    let src = Side {
-        party: &outcome.from,
-        endpoint: &decision.src,
-    };
-    let dst = Side {
-        party: &outcome.to,
-        endpoint: &decision.dst,
-    };
+    let d = &outcome.decision;
+    let src = named(&outcome.from, &d.src);
+    let dst = named(&outcome.to, &d.dst);
     match direction.direction {
-        Direction::Egress => reason(direction, &src, &dst),
-        Direction::Ingress => reason(direction, &dst, &src),
-    }
-}
-
-/// Why `subject`'s `direction` (egress of the source, or ingress of the destination) allowed
-/// or denied traffic with `peer`.
-fn reason(d: &DirectionDecision, subject: &Side<'_>, peer: &Side<'_>) -> String {
-    let who = &subject.party.label;
-    let other = &peer.party.label;
-    let dir = direction_word(d.direction);
-    let mut out = String::new();
-    if !d.passed_by.is_empty() {
-        let _ = write!(
-            out,
-            "passed on by {}; ",
-            join(d.passed_by.iter().map(|p| PolicyName(p).to_string()))
-        );
-    }
-    match (d.tier, &d.policy) {
-        (Tier::Default, _)
-            if subject
-                .endpoint
-                .is_always_allowed_peer(peer.endpoint, d.direction) =>
-        {
-            out.push_str(&match peer.endpoint {
-                Endpoint::Node { .. } => format!(
-                    "{other} comes from {who}'s own node, whose traffic to its pods policy cannot block"
-                ),
-                _ => format!("{who}'s traffic to itself is always allowed"),
-            });
-        }
-        (Tier::Default, _) => {
-            let sentence = match subject.endpoint {
-                Endpoint::External { .. } => {
-                    format!("{who} is outside the cluster, so no policy governs its {dir}")
-                }
-                Endpoint::Node { .. } if subject.party.host_network => {
-                    format!("{who} uses the host network, which policies do not select")
-                }
-                Endpoint::Node { name } => {
-                    format!("{who} is node {name}'s address, which policies do not select")
-                }
-                Endpoint::Pod { .. } if d.verdict == Verdict::Allow => {
-                    format!("{who} is not {dir}-isolated")
-                }
-                Endpoint::Pod { .. } => format!("{who} is denied by default"),
-            };
-            out.push_str(&sentence);
-        }
-        (Tier::NetworkPolicy, policy) => {
-            let isolated = if d.isolated_by.is_empty() {
-                "a NetworkPolicy".to_string()
-            } else {
-                join(d.isolated_by.iter().map(|p| PolicyName(p).to_string()))
-            };
-            // "isolated" alone means ingress, as in the upstream docs.
-            let isolated_word = match d.direction {
-                Direction::Ingress => "isolated",
-                Direction::Egress => "egress-isolated",
-            };
-            let _ = write!(out, "{who} is {isolated_word} by {isolated}");
-            match (d.verdict, policy) {
-                (Verdict::Allow, Some(policy)) => {
-                    let _ = write!(
-                        out,
-                        "; {} allows {other}",
-                        rule_phrase(policy, dir, d.rule.as_ref())
-                    );
-                }
-                (Verdict::Allow, None) => {
-                    let _ = write!(out, "; a rule allows {other}");
-                }
-                (Verdict::Deny, _) => {
-                    // A comma keeps "A and B and no rule" from running together.
-                    let comma = if d.isolated_by.len() > 1 { "," } else { "" };
-                    let _ = write!(out, "{comma} and no rule allows {other}");
-                }
-            }
-        }
-        (Tier::AdminNetworkPolicy | Tier::BaselineAdminNetworkPolicy, Some(policy)) => {
-            let verb = if d.verdict == Verdict::Allow {
-                "allows"
-            } else {
-                "denies"
-            };
-            let _ = write!(
-                out,
-                "{} {verb} {other}",
-                rule_phrase(policy, dir, d.rule.as_ref())
-            );
-        }
-        (tier, None) => {
-            let _ = write!(out, "{} by the {tier:?} tier", verdict_past(d.verdict));
-        }
-    }
-    out
-}
-
-/// `x/allow-web (NetworkPolicy) ingress rule 0` or `deny-y (AdminNetworkPolicy) ingress rule 1 "from-y"`.
-fn rule_phrase(policy: &PolicyRef, dir: &str, rule: Option<&RuleRef>) -> String {
-    match rule {
-        Some(RuleRef {
-            index,
-            name: Some(name),
-        }) => format!("{} {dir} rule {index} \"{name}\"", PolicyName(policy)),
-        Some(RuleRef { index, name: None }) => format!("{} {dir} rule {index}", PolicyName(policy)),
-        None => PolicyName(policy).to_string(),
-    }
-}
-
-/// The label, plus what the engine recognised when the user gave a bare IP.
-fn header_name(side: &Side<'_>) -> String {
-    let label = &side.party.label;
-    if label.parse::<IpAddr>().is_err() {
-        return label.clone();
-    }
-    match side.endpoint {
-        Endpoint::External { .. } => label.clone(),
-        known => format!("{label} ({known})"),
-    }
-}
-
-fn verdict_word(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Allow => "ALLOW",
-        Verdict::Deny => "DENY",
-    }
-}
-
-fn verdict_past(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Allow => "allowed",
-        Verdict::Deny => "denied",
-    }
-}
-
-fn direction_word(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Egress => "egress",
-        Direction::Ingress => "ingress",
-    }
-}
-
-/// `a`, `a and b`, `a, b and c`.
-fn join(items: impl Iterator<Item = String>) -> String {
-    let items: Vec<String> = items.collect();
-    match items.as_slice() {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        Direction::Egress => engine_explain::reason(direction, &src, &dst),
+        Direction::Ingress => engine_explain::reason(direction, &dst, &src),
     }
 }
 
@@ -220,8 +45,11 @@ mod tests {
     use crate::probe::Probe;
     use crate::simulate::flow;
     use pretty_assertions::assert_eq;
+    use std::net::IpAddr;
     use std::sync::Arc;
+    use verdict_engine::explain::join;
     use verdict_engine::{Decision, PolicyKind};
+    use verdict_engine::{PolicyRef, RuleRef, Tier, Verdict};
 
     /// Builder for direction decisions.
     fn dd(direction: Direction, verdict: Verdict, tier: Tier) -> DirectionDecision {

@@ -18,7 +18,7 @@ fn explain_lines() {
                     .into(),
             ],
             udp(YB, XA, 53),
-            "y/b -> x/a UDP/53: DENY. ingress: x/a is not ingress-isolated. egress: y/b is egress-isolated by y/a (NetworkPolicy), y/b (NetworkPolicy) and no rule allows x/a.",
+            "y/b -> x/a UDP/53: DENY. egress: y/b is egress-isolated by y/a (NetworkPolicy) and y/b (NetworkPolicy), and no rule allows x/a. ingress: x/a is not ingress-isolated.",
         ),
         (
             "NP allow",
@@ -29,7 +29,7 @@ fn explain_lines() {
                     .into(),
             ],
             tcp(YB, XA, 80),
-            "y/b -> x/a TCP/80: ALLOW. ingress: allowed by rule 1 of x/allow-y (NetworkPolicy). egress: y/b is not egress-isolated.",
+            "y/b -> x/a TCP/80: ALLOW. egress: y/b is not egress-isolated. ingress: x/a is isolated by x/allow-y (NetworkPolicy); x/allow-y (NetworkPolicy) ingress rule 1 allows y/b.",
         ),
         (
             "ANP allow with rule name",
@@ -43,7 +43,7 @@ fn explain_lines() {
                     .into(),
             ],
             tcp(YB, XA, 80),
-            "y/b -> x/a TCP/80: ALLOW. ingress: allowed by rule 0 \"allow-monitoring\" of anp/cluster-ops (AdminNetworkPolicy). egress: y/b is not egress-isolated.",
+            "y/b -> x/a TCP/80: ALLOW. egress: y/b is not egress-isolated. ingress: anp/cluster-ops (AdminNetworkPolicy) ingress rule 0 \"allow-monitoring\" allows y/b.",
         ),
         (
             "ANP deny without rule name",
@@ -53,7 +53,7 @@ fn explain_lines() {
                     .into(),
             ],
             icmp(XA, OUTSIDE),
-            "x/a -> 203.0.113.9 ICMP: DENY. ingress: 203.0.113.9 is not a pod, so no policy governs its ingress. egress: denied by rule 0 of anp/cluster-ops (AdminNetworkPolicy).",
+            "x/a -> 203.0.113.9 ICMP: DENY. egress: anp/cluster-ops (AdminNetworkPolicy) egress rule 0 denies 203.0.113.9. ingress: 203.0.113.9 is outside the cluster, so no policy governs its ingress.",
         ),
         (
             "BANP deny",
@@ -68,7 +68,7 @@ fn explain_lines() {
                     .into(),
             ],
             tcp(YB, XA, 80),
-            "y/b -> x/a TCP/80: DENY. ingress: denied by BANP default rule 1 \"deny-all\". egress: y/b is not egress-isolated.",
+            "y/b -> x/a TCP/80: DENY. ingress: banp/default (BaselineAdminNetworkPolicy) ingress rule 1 \"deny-all\" denies y/b. egress: y/b is not egress-isolated.",
         ),
         (
             "pass then NP",
@@ -79,19 +79,19 @@ fn explain_lines() {
                 netpol("x", "deny-all").into(),
             ],
             tcp(YB, XA, 80),
-            "y/b -> x/a TCP/80: DENY. ingress: passed by anp/delegate (AdminNetworkPolicy); x/a is isolated by x/deny-all (NetworkPolicy) and no rule allows y/b. egress: y/b is not egress-isolated.",
+            "y/b -> x/a TCP/80: DENY. ingress: passed on by anp/delegate (AdminNetworkPolicy); x/a is isolated by x/deny-all (NetworkPolicy) and no rule allows y/b. egress: y/b is not egress-isolated.",
         ),
         (
             "node source",
             vec![],
             tcp(N2, XA, 10250),
-            "node/n2 -> x/a TCP/10250: ALLOW. ingress: x/a is not ingress-isolated. egress: node/n2 is a node address, which pod policies do not govern.",
+            "node/n2 -> x/a TCP/10250: ALLOW. egress: node/n2 is a node's address, which policies do not select. ingress: x/a is not ingress-isolated.",
         ),
         (
             "own node source under isolation",
             vec![netpol("x", "deny-all").into()],
             tcp(N1, XA, 10250),
-            "node/n1 -> x/a TCP/10250: ALLOW. ingress: node/n1 is x/a's own node, whose traffic to its pods policy cannot block. egress: node/n1 is a node address, which pod policies do not govern.",
+            "node/n1 -> x/a TCP/10250: ALLOW. egress: node/n1 is a node's address, which policies do not select. ingress: node/n1 is x/a's own node, whose traffic to its pods policy cannot block.",
         ),
     ];
     for (name, objects, flow, want) in cases {
