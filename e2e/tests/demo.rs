@@ -410,7 +410,63 @@ fn demo_runs_headless_and_leaves_nothing_behind() {
                 &body[..body.len().min(2000)]
             );
         }
-        eprintln!("Jaeger holds deny and allow traces naming their policies");
+        // A cross-node connection denied by the destination's ingress: one trace holds both
+        // halves, the egress allowed on one node and the ingress denied on the other.
+        let url = format!(
+            "{jaeger}/api/traces?service=verdict-agent&limit=200&tags=%7B%22verdict.action%22%3A%22deny%22%7D"
+        );
+        let (_, body) = http_get(&url).expect("Jaeger search");
+        let traces: serde_json::Value = serde_json::from_str(&body).expect("Jaeger JSON");
+        let halves = |t: &serde_json::Value| -> Vec<(String, String, String)> {
+            let node_of = |pid: &str| {
+                t["processes"][pid]["tags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|x| x["key"] == "k8s.node.name")
+                    .and_then(|x| x["value"].as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let tag = |s: &serde_json::Value, k: &str| {
+                s["tags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|x| x["key"] == k)
+                    .and_then(|x| x["value"].as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            t["spans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    (
+                        node_of(s["processID"].as_str().unwrap_or("")),
+                        tag(s, "verdict.direction"),
+                        tag(s, "verdict.action"),
+                    )
+                })
+                .collect()
+        };
+        let both = traces["data"].as_array().into_iter().flatten().any(|t| {
+            let h = halves(t);
+            h.iter().any(|(n1, d1, a1)| {
+                d1 == "egress"
+                    && a1 == "allow"
+                    && h.iter()
+                        .any(|(n2, d2, a2)| d2 == "ingress" && a2 == "deny" && n2 != n1)
+            })
+        });
+        assert!(
+            both,
+            "no denied trace holds an allowed egress and a denied ingress on another node"
+        );
+        eprintln!(
+            "Jaeger holds deny and allow traces naming their policies, and a cross-node deny with both halves"
+        );
     } else {
         assert!(
             !require_telemetry(),
