@@ -54,6 +54,11 @@
 //! }
 //! ```
 //!
+//! The demo and its test add [`PodRunner`] (pod_runner.rs), a *stand-in kubelet for the demo
+//! and tests only*: it runs kube-verdict's own pods (operator, agents) as local processes with
+//! their spec's command, args and env, and writes their status. `bin/verdict-demo.rs` is
+//! `make demo`.
+//!
 //! Outage tests: [`ControlPlane::stop_apiserver`] / [`ControlPlane::start_apiserver`] (same port,
 //! same etcd data). Scale tests: [`ControlPlane::start_kwok`] and
 //! [`ControlPlane::create_kwok_nodes`]; kwok nodes carry `NODE_KIND_LABEL=kwok` and netns nodes

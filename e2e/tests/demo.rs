@@ -9,9 +9,9 @@
 //! service, a denied and an allowed trace must be there. `VERDICT_DEMO_REQUIRE_TELEMETRY=1`
 //! turns "when the build has them" into "must".
 //!
-//! Cost: about 2.5 minutes (start ~40-60 s, 60 s headless, teardown ~10 s), plus building the
-//! debug `verdict-agent` and `verdict-operator` into this test's target directory if the
-//! workspace build has not already (it has, under `cargo test --workspace`).
+//! Cost: about 80 s (start ~15 s, 60 s headless, teardown ~3 s; the refusal cases ~2 s), plus
+//! building the debug `verdict-agent` and `verdict-operator` into this test's target directory
+//! if the workspace build has not already (under `cargo test --workspace` it has).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -334,6 +334,8 @@ struct Parts {
     cluster: Option<Arc<NetnsCluster>>,
     runner: Option<PodRunner>,
     traffic: Option<tokio::task::JoinHandle<()>>,
+    /// What the traffic generator saw.
+    stats: Option<Arc<Mutex<TrafficStats>>>,
     /// Work directories (removed at teardown).
     dirs: Vec<PathBuf>,
     /// The netns prefix, to check that none is left.
@@ -932,7 +934,7 @@ async fn up(cli: &Cli, bin_dir: &Path, parts: &mut Parts) -> anyhow::Result<Urls
         urls.jaeger,
         urls.kubeconfig.display()
     );
-    let _ = stats;
+    parts.stats = Some(stats);
     Ok(urls)
 }
 
@@ -1034,6 +1036,17 @@ async fn main() -> anyhow::Result<()> {
             }
             let why = wait_for_stop(cli.run_for).await?;
             eprintln!("==> stopping ({why})");
+            if let Some(stats) = &parts.stats {
+                let s = stats.lock().unwrap_or_else(|e| e.into_inner());
+                eprintln!(
+                    "    traffic: {} connections, {} allowed, {} denied ({} not as traffic.yaml \
+                     says, e.g. after a policy change)",
+                    s.allowed + s.denied,
+                    s.allowed,
+                    s.denied,
+                    s.unexpected
+                );
+            }
             Ok(())
         }
         Err(e) => {
