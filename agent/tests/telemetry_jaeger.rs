@@ -396,3 +396,156 @@ async fn decisions_become_spans_with_both_halves_of_a_connection_in_one_trace() 
     );
     assert!(metric_sum(&text, "verdict_spans_total{", "outcome=\"exported\"") >= 3.0);
 }
+
+/// New TCP connections from `from` to `to` in a loop on a thread, counted.
+struct Load {
+    ok: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(from: &TestPod, to: SocketAddr) -> Load {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ok = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (o, st) = (ok.clone(), stop.clone());
+        let netns = from.netns.clone();
+        let thread = std::thread::spawn(move || {
+            let file = std::fs::File::open(format!("/run/netns/{netns}")).unwrap();
+            nix::sched::setns(
+                std::os::fd::AsFd::as_fd(&file),
+                nix::sched::CloneFlags::CLONE_NEWNET,
+            )
+            .unwrap();
+            while !st.load(Relaxed) {
+                if TcpStream::connect_timeout(&to, Duration::from_millis(500)).is_ok() {
+                    o.fetch_add(1, Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Load {
+            ok,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.ok.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn span_counter(env: &Env, node: usize, outcome: &str) -> f64 {
+    metric_sum(
+        &env.metrics(&env.nodes[node]),
+        "verdict_spans_total{",
+        &format!("outcome=\"{outcome}\""),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_outage_never_slows_judging_and_spans_flow_again_after_it() {
+    verdict_e2e::skip_unless_e2e!();
+    let jaeger = Jaeger::start().await.expect("jaeger");
+    let otlp_port = port_of(&jaeger.otlp_grpc_endpoint());
+    let query_port = port_of(&jaeger.query_url());
+    let env = Env::start("agent-telemetry-outage", 2).await;
+    for node in &env.nodes {
+        env.cluster
+            .forward_loopback_port(&node.netns, otlp_port)
+            .expect("OTLP relay into the node netns");
+    }
+    let (n1, n2) = (env.nodes[0].name.clone(), env.nodes[1].name.clone());
+    let s = env
+        .cluster
+        .add_pod(
+            PodSpec::new("x", "s")
+                .label("pod", "s")
+                .node(&n1)
+                .serve(Port::tcp(80)),
+        )
+        .await
+        .expect("server pod");
+    let a = env
+        .cluster
+        .add_pod(PodSpec::new("y", "a").label("pod", "a").node(&n2))
+        .await
+        .expect("client pod");
+    let np: NetworkPolicy = serde_json::from_value(json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "web", "namespace": "x"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}]}
+    }))
+    .unwrap();
+    common::apply_policy(&env.client, &Policy::NetworkPolicy(np)).await;
+    let endpoint = format!("http://127.0.0.1:{otlp_port}");
+    // Without the verdict cache every connection is queued and judged on n1, so the load's
+    // rate is the judging rate.
+    env.start_agents(&["--otlp-endpoint", &endpoint, "--verdict-cache-ttl", "0"])
+        .await;
+    tokio::time::sleep(common::SETTLE / 5).await;
+
+    let load = Load::start(&a, SocketAddr::from((s.ip, 80)));
+    let window = Duration::from_secs(10);
+    let c0 = load.count();
+    tokio::time::sleep(window).await;
+    let before = load.count() - c0;
+    assert!(
+        before > 50,
+        "the load runs: {before} connections in {window:?}"
+    );
+    let exported_before = span_counter(&env, 0, "exported");
+    assert!(
+        exported_before > 0.0,
+        "spans are exported before the outage"
+    );
+
+    drop(jaeger);
+    let failed_at_stop = span_counter(&env, 0, "failed");
+    let c1 = load.count();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let during = (load.count() - c1) as f64 / 3.0; // per 10 s
+    let failed = span_counter(&env, 0, "failed");
+    assert!(
+        failed > failed_at_stop,
+        "failed exports are counted while the collector is down ({failed_at_stop} -> {failed})"
+    );
+    assert!(
+        during >= before as f64 * 0.8,
+        "judging keeps its rate while the collector is down: {before} per 10 s before, \
+         {during:.0} per 10 s during"
+    );
+
+    let jaeger = Jaeger::start_on(query_port, otlp_port)
+        .await
+        .expect("jaeger again, same ports");
+    let back = SystemTime::now();
+    let exported_at_return = span_counter(&env, 0, "exported");
+    wait_for_spans(
+        query_port,
+        back,
+        "spans after the collector returned",
+        Duration::from_secs(60),
+        |spans| {
+            spans
+                .iter()
+                .find(|sp| sp.node == n1 && sp.attr("verdict.direction") == "ingress")
+                .cloned()
+        },
+    )
+    .await;
+    assert!(span_counter(&env, 0, "exported") > exported_at_return);
+    drop(load);
+    drop(jaeger);
+}

@@ -34,7 +34,7 @@ struct Operator {
 }
 
 impl Operator {
-    fn spawn(kubeconfig: &Path, identity: &str, log: PathBuf) -> Operator {
+    fn spawn(kubeconfig: &Path, identity: &str, log: PathBuf, extra: &[String]) -> Operator {
         let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -48,6 +48,7 @@ impl Operator {
                 format!("--identity={identity}"),
                 "--log-level=info,verdict_operator=debug".to_owned(),
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(file)
             .kill_on_drop(true)
@@ -241,7 +242,14 @@ async fn operator_end_to_end() {
     // 4. The operator (as its ServiceAccount) turns the sample into a DaemonSet whose pods land on
     //    the 3 kwok nodes, and the status reaches Ready 3/3.
     let kubeconfig = operator_kubeconfig(&cp);
-    let first = Operator::spawn(&kubeconfig, "replica-a", logs.join("operator-a.log"));
+    // Replica A traces its reconciles to a real Jaeger.
+    let jaeger = verdict_e2e::Jaeger::start().await.expect("jaeger");
+    let first = Operator::spawn(
+        &kubeconfig,
+        "replica-a",
+        logs.join("operator-a.log"),
+        &[format!("--otlp-endpoint={}", jaeger.otlp_grpc_endpoint())],
+    );
     wait_for("replica-a leads", T, || async {
         if first.is_leader() {
             Ok(())
@@ -255,6 +263,33 @@ async fn operator_end_to_end() {
         .await
         .expect("apply sample");
     let npe = wait_ready(&client, "default", 3, T).await;
+    // The reconciles of that rollout are spans in Jaeger (the batch exporter sends every 5 s).
+    wait_for("reconcile spans in Jaeger", T, || async {
+        let traces = jaeger
+            .traces("verdict-operator")
+            .await
+            .map_err(|e| e.to_string())?;
+        let reconcile = traces.iter().any(|t| {
+            t["spans"].as_array().is_some_and(|spans| {
+                spans.iter().any(|s| {
+                    s["operationName"] == "reconcile"
+                        && s["tags"].as_array().is_some_and(|tags| {
+                            tags.iter()
+                                .any(|t| t["key"] == "enforcer" && t["value"] == "default")
+                        })
+                })
+            })
+        });
+        if reconcile {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} traces, none with a reconcile span of enforcer default",
+                traces.len()
+            ))
+        }
+    })
+    .await;
     assert_eq!(
         npe.status.as_ref().unwrap().agent_image.as_deref(),
         Some("ghcr.io/kube-verdict/verdict-agent:0.1.0")
@@ -472,7 +507,7 @@ async fn operator_end_to_end() {
 
     // 9. Leader election: a second replica waits while the first holds the Lease, and takes
     //    over when the first stops.
-    let second = Operator::spawn(&kubeconfig, "replica-b", logs.join("operator-b.log"));
+    let second = Operator::spawn(&kubeconfig, "replica-b", logs.join("operator-b.log"), &[]);
     wait_for("replica-b serves metrics", T, || async {
         second
             .metrics()
