@@ -53,7 +53,7 @@ fn linux_nodes() -> LabelSelector {
 }
 
 /// `CamelCase` to `camel-case`, keeping acronyms together (`InlineCIDRPeers` → `inline-cidr-peers`).
-fn kebab(name: &str) -> String {
+pub(crate) fn kebab(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();
     for (i, c) in chars.iter().enumerate() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use verdict_crds::{AdminNetworkPolicy, BaselineAdminNetworkPolicy};
+use verdict_crds::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy};
 
 use crate::model::{Model, PodName};
 use crate::truth_table::TruthTable;
@@ -81,7 +81,7 @@ impl fmt::Display for Probe {
     }
 }
 
-/// A policy object of any of the three kinds.
+/// A policy object of any of the four kinds.
 #[derive(Clone, Debug)]
 pub enum Policy {
     /// networking.k8s.io/v1 NetworkPolicy.
@@ -90,6 +90,8 @@ pub enum Policy {
     AdminNetworkPolicy(AdminNetworkPolicy),
     /// BaselineAdminNetworkPolicy.
     BaselineAdminNetworkPolicy(BaselineAdminNetworkPolicy),
+    /// ClusterNetworkPolicy (policy.networking.k8s.io/v1beta1).
+    ClusterNetworkPolicy(ClusterNetworkPolicy),
 }
 
 impl Policy {
@@ -105,6 +107,9 @@ impl Policy {
             }
             Policy::BaselineAdminNetworkPolicy(p) => {
                 PolicyId::BaselineAdminNetworkPolicy(p.metadata.name.clone().unwrap_or_default())
+            }
+            Policy::ClusterNetworkPolicy(p) => {
+                PolicyId::ClusterNetworkPolicy(p.metadata.name.clone().unwrap_or_default())
             }
         }
     }
@@ -124,6 +129,8 @@ pub enum PolicyId {
     AdminNetworkPolicy(String),
     /// A BaselineAdminNetworkPolicy, by name.
     BaselineAdminNetworkPolicy(String),
+    /// A ClusterNetworkPolicy, by name.
+    ClusterNetworkPolicy(String),
 }
 
 impl fmt::Display for PolicyId {
@@ -136,6 +143,7 @@ impl fmt::Display for PolicyId {
             PolicyId::BaselineAdminNetworkPolicy(name) => {
                 write!(f, "BaselineAdminNetworkPolicy {name}")
             }
+            PolicyId::ClusterNetworkPolicy(name) => write!(f, "ClusterNetworkPolicy {name}"),
         }
     }
 }
@@ -225,6 +233,13 @@ impl Action {
         Action::Apply(PolicySource::Fixed(Box::new(
             Policy::BaselineAdminNetworkPolicy(banp),
         )))
+    }
+
+    /// Applies a fixed ClusterNetworkPolicy.
+    pub fn cluster(cnp: ClusterNetworkPolicy) -> Self {
+        Action::Apply(PolicySource::Fixed(Box::new(Policy::ClusterNetworkPolicy(
+            cnp,
+        ))))
     }
 
     /// Applies a policy built from pod addresses.

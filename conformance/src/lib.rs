@@ -1,10 +1,12 @@
 //! Upstream conformance cases as data: the sig-network NetworkPolicy e2e suite (kubernetes
-//! v1.36) and the network-policy-api v0.1.7 AdminNetworkPolicy/BaselineAdminNetworkPolicy
-//! conformance tests, ported case for case into plain values that any runner can execute.
+//! v1.36), the network-policy-api v0.1.7 AdminNetworkPolicy/BaselineAdminNetworkPolicy
+//! conformance tests and the v0.3.0 ClusterNetworkPolicy ones, ported case for case into plain
+//! values that any runner can execute.
 //!
 //! ```text
 //!   netpol.rs ─┐                         ┌─► engine/tests (Index::apply/evaluate, in-process)
-//!   anp.rs   ──┼─► Vec<Case> ─► runner ──┤
+//!   anp.rs   ──┤                         │
+//!   cnp.rs   ──┼─► Vec<Case> ─► runner ──┤
 //!              │   model + steps          └─► e2e (real pods, real packets)
 //!   model.rs ──┘   (actions, then a TruthTable per Probe)
 //! ```
@@ -24,6 +26,7 @@
 
 pub mod anp;
 pub mod case;
+pub mod cnp;
 pub mod fixture;
 pub mod model;
 pub mod netpol;
@@ -35,10 +38,11 @@ pub use case::{
 pub use model::{Model, PodName};
 pub use truth_table::{Comparison, Peer, TruthTable};
 
-/// Every case: the netpol suite, then ANP, then BANP.
+/// Every case: the netpol suite, then ANP, then BANP, then ClusterNetworkPolicy.
 pub fn all_cases() -> Vec<Case> {
     let mut cases = netpol::cases();
     cases.extend(anp::cases());
+    cases.extend(cnp::cases());
     cases
 }
 
@@ -49,7 +53,7 @@ mod tests {
     #[test]
     fn all_cases_are_uniquely_named_and_probe_something() {
         let cases = all_cases();
-        assert_eq!(cases.len(), 50 + 24);
+        assert_eq!(cases.len(), 50 + 24 + 30);
         let names: std::collections::BTreeSet<_> = cases.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names.len(), cases.len());
         for case in &cases {

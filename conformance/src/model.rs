@@ -128,6 +128,24 @@ impl Model {
         }
     }
 
+    /// The network-policy-api v0.3.0 conformance model: the same houses as [`Model::anp`], with
+    /// the host-network centaurs serving on upstream's templated `HostNetworkPorts` at their
+    /// defaults ([`HOST_NETWORK_PORTS`]: TCP on ports 0 and 1, UDP on 2 and 4, SCTP on 6
+    /// and 7).
+    pub fn cnp() -> Self {
+        let mut model = Self::anp();
+        model.name = "cnp";
+        let mut ordinal = 0;
+        for pod in &mut model.pods {
+            if is_host_network(pod) {
+                let node = node_of(pod).map(str::to_string).unwrap_or_default();
+                *pod = centaur_pod_v03(ordinal, &node);
+                ordinal += 1;
+            }
+        }
+        model
+    }
+
     /// A table over this model's clients and servers, every cell set to `default`.
     pub fn table(&self, default: bool) -> TruthTable {
         TruthTable::new(&self.clients, &self.servers, default)
@@ -350,6 +368,42 @@ fn centaur_pod(ordinal: usize, node: &str) -> Pod {
     running_pod(statefulset_meta(FOREST, "centaur", ordinal), spec)
 }
 
+/// The v0.3.0 suite's default host-network ports (`HostNetworkPortRangeStart` 34345, eight
+/// ports): `{{ index .HostNetworkPorts i }}` in the base manifests is `HOST_NETWORK_PORTS[i]`.
+pub const HOST_NETWORK_PORTS: [u16; 8] = [34345, 34346, 34347, 34348, 34349, 34350, 34351, 34352];
+
+fn centaur_pod_v03(ordinal: usize, node: &str) -> Pod {
+    let p = |i: usize| i32::from(HOST_NETWORK_PORTS[i]);
+    let containers = vec![
+        container("centaur-client", vec![]),
+        container(
+            &format!("centaur-{}-tcp", p(0)),
+            vec![port(&format!("web-{}", p(0)), p(0), "TCP")],
+        ),
+        container(
+            &format!("centaur-{}-tcp", p(1)),
+            vec![port(&format!("web-{}", p(1)), p(1), "TCP")],
+        ),
+        container(
+            &format!("centaur-{}-udp", p(2)),
+            vec![port(&format!("dns-{}", p(2)), p(2), "UDP")],
+        ),
+        container(
+            &format!("centaur-{}-udp", p(4)),
+            vec![port(&format!("dns-{}", p(4)), p(4), "UDP")],
+        ),
+        container(&format!("centaur-{}", p(6)), vec![]),
+        container(&format!("centaur-{}", p(7)), vec![]),
+    ];
+    let spec = PodSpec {
+        containers,
+        host_network: Some(true),
+        node_name: Some(node.into()),
+        ..Default::default()
+    };
+    running_pod(statefulset_meta(FOREST, "centaur", ordinal), spec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +437,36 @@ mod tests {
             labels.get(NAMESPACE_NAME_LABEL).map(String::as_str),
             Some("z")
         );
+    }
+
+    #[test]
+    fn cnp_model_moves_the_centaurs_to_the_templated_ports() {
+        let model = Model::cnp();
+        assert_eq!((model.clients.len(), model.servers.len()), (8, 10));
+        let centaur = model
+            .pod(&PodName::new(house_namespace(FOREST), "centaur-0"))
+            .unwrap();
+        assert!(is_host_network(centaur));
+        let ports: Vec<(i32, &str)> = centaur
+            .spec
+            .as_ref()
+            .unwrap()
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .map(|p| (p.container_port, p.protocol.as_deref().unwrap_or("TCP")))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                (34345, "TCP"),
+                (34346, "TCP"),
+                (34347, "UDP"),
+                (34349, "UDP")
+            ]
+        );
+        let labels = centaur.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels["statefulset.kubernetes.io/pod-name"], "centaur-0");
     }
 
     #[test]

@@ -55,7 +55,9 @@ pub struct AdminNetworkPolicySubject {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NamespacedPod {
-    /// Selects namespaces.
+    /// Selects namespaces; absent selects every namespace (optional in v0.3.0's
+    /// ClusterNetworkPolicy, required in v1alpha1, where it is always written).
+    #[serde(default)]
     pub namespace_selector: LabelSelector,
     /// Selects pods within those namespaces.
     pub pod_selector: LabelSelector,

@@ -259,6 +259,13 @@ pub async fn try_apply_policy(client: &Client, policy: &Policy) -> Result<(), ku
                 .await
                 .map(|_| ())
         }
+        Policy::ClusterNetworkPolicy(p) => {
+            let name = p.metadata.name.clone().unwrap_or_default();
+            Api::<verdict_crds::ClusterNetworkPolicy>::all(client.clone())
+                .patch(&name, &params, &Patch::Apply(p))
+                .await
+                .map(|_| ())
+        }
     }
 }
 
@@ -277,6 +284,12 @@ async fn delete_policy(client: &Client, id: &PolicyId) {
             .map(|_| ()),
         PolicyId::BaselineAdminNetworkPolicy(name) => {
             Api::<BaselineAdminNetworkPolicy>::all(client.clone())
+                .delete(name, &dp)
+                .await
+                .map(|_| ())
+        }
+        PolicyId::ClusterNetworkPolicy(name) => {
+            Api::<verdict_crds::ClusterNetworkPolicy>::all(client.clone())
                 .delete(name, &dp)
                 .await
                 .map(|_| ())

@@ -139,6 +139,7 @@ fn apply_policy(index: &mut Index, policy: &Policy) -> Result<(), String> {
         Policy::NetworkPolicy(np) => index.apply_network_policy(np),
         Policy::AdminNetworkPolicy(anp) => index.apply_admin_network_policy(anp),
         Policy::BaselineAdminNetworkPolicy(banp) => index.apply_baseline_admin_network_policy(banp),
+        Policy::ClusterNetworkPolicy(cnp) => index.apply_cluster_network_policy(cnp),
     };
     result.map_err(|e| format!("{} rejected: {e}", policy.id()))
 }
@@ -150,6 +151,7 @@ fn delete_policy(index: &mut Index, id: &PolicyId) -> bool {
         PolicyId::BaselineAdminNetworkPolicy(name) => {
             index.delete_baseline_admin_network_policy(name)
         }
+        PolicyId::ClusterNetworkPolicy(name) => index.delete_cluster_network_policy(name),
     }
 }
 
