@@ -7,7 +7,7 @@
 //!      │ yes: one supervisor task per pod uid
 //!      ▼
 //!  netns:       the node's (hostNetwork) or a new pod netns (NetnsCluster::add_pod_netns),
-//!               with the apiserver's 127.0.0.1 port relayed into it
+//!               with the apiserver's 127.0.0.1 port (and any loopback_ports) relayed into it
 //!  credentials: TokenRequest for the pod's ServiceAccount, bound to the pod
 //!               ──► <work>/<ns>_<pod>/kubeconfig ──► KUBECONFIG (both binaries read it)
 //!  process:     command/args/env exactly as the container spec says (downward API resolved),
@@ -81,6 +81,9 @@ pub struct PodRunnerOptions {
     pub ca_file: PathBuf,
     /// Where kubeconfigs and `logs/<ns>_<pod>.log` go.
     pub work_dir: PathBuf,
+    /// More ports of this process's 127.0.0.1 to relay into every pod's netns, like the
+    /// apiserver's (e.g. an OTLP collector the pods export to).
+    pub loopback_ports: Vec<u16>,
 }
 
 /// One pod the runner is running now.
@@ -127,8 +130,11 @@ impl Shared {
         if relayed.contains(netns) {
             return Ok(());
         }
-        self.cluster
-            .forward_loopback_port(netns, self.options.apiserver_port)?;
+        for port in std::iter::once(self.options.apiserver_port)
+            .chain(self.options.loopback_ports.iter().copied())
+        {
+            self.cluster.forward_loopback_port(netns, port)?;
+        }
         relayed.insert(netns.to_string());
         Ok(())
     }

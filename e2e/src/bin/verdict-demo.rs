@@ -694,10 +694,7 @@ async fn up(cli: &Cli, bin_dir: &Path, parts: &mut Parts) -> anyhow::Result<Urls
     parts.cluster = Some(Arc::clone(&cluster));
     let mut nodes: Vec<TestNode> = Vec::new();
     for name in NODES {
-        let node = cluster.add_node(name).await?;
-        // The enforcer's otlpEndpoint is 127.0.0.1:<otlp> inside each node.
-        cluster.forward_loopback_port(&node.netns, cli.otlp_port)?;
-        nodes.push(node);
+        nodes.push(cluster.add_node(name).await?);
     }
     let kubelet_dir = cp.work_dir().join("stand-in-kubelet");
     let runner = PodRunner::start(
@@ -708,12 +705,34 @@ async fn up(cli: &Cli, bin_dir: &Path, parts: &mut Parts) -> anyhow::Result<Urls
             apiserver_port: cp.apiserver_port(),
             ca_file: cp.ca_file(),
             work_dir: kubelet_dir.clone(),
+            // The enforcer's otlpEndpoint is 127.0.0.1:<otlp> inside each node (and pod).
+            loopback_ports: vec![cli.otlp_port],
         },
     )?;
     let runner = parts.runner.insert(runner);
     write_state(&parts.dirs)?;
     done(t);
 
+    if operator_has_flag(bin_dir, "--otlp-endpoint") {
+        let t = step("kubectl set env deployment/verdict-operator (its reconcile spans to Jaeger)");
+        let endpoint = format!(
+            "VERDICT_OPERATOR_OTLP_ENDPOINT=http://127.0.0.1:{}",
+            cli.otlp_port
+        );
+        kubectl(
+            cp,
+            &[
+                "-n",
+                SYSTEM_NAMESPACE,
+                "set",
+                "env",
+                "deployment/verdict-operator",
+                &endpoint,
+            ],
+        )
+        .await?;
+        done(t);
+    }
     let t = step("waiting for the operator's Deployment (run by the stand-in kubelet)");
     kubectl(
         cp,
@@ -959,6 +978,14 @@ async fn operator_dashboard_port(client: &kube::Client) -> Option<u16> {
             .and_then(|addr| addr.parse::<SocketAddr>().ok())
             .map(|a| a.port())
     })
+}
+
+/// Whether this build's operator has a flag (older builds have no `--otlp-endpoint`).
+fn operator_has_flag(bin_dir: &Path, flag: &str) -> bool {
+    std::process::Command::new(bin_dir.join("verdict-operator"))
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(flag))
 }
 
 /// Copies the logs of everything started into one directory that outlives the teardown.
