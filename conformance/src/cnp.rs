@@ -750,11 +750,13 @@ fn pod_selector(tier: Tier) -> Case {
                 tables(&tcp80, state(Some("cedric-diggory-0"), None)),
             ),
             step(
-                &format!("{ingress_title}: the label moved to cedric-diggory-1"),
-                vec![
-                    relabel(H, "cedric-diggory-0", None),
-                    relabel(H, "cedric-diggory-1", Some("blocked")),
-                ],
+                &format!("{ingress_title}: the label removed from cedric-diggory-0"),
+                vec![relabel(H, "cedric-diggory-0", None)],
+                tables(&tcp80, state(None, None)),
+            ),
+            step(
+                &format!("{ingress_title}: cedric-diggory-1 labelled blocked"),
+                vec![relabel(H, "cedric-diggory-1", Some("blocked"))],
                 tables(&tcp80, state(Some("cedric-diggory-1"), None)),
             ),
             step(
@@ -772,11 +774,13 @@ fn pod_selector(tier: Tier) -> Case {
                 tables(&tcp80, state(None, Some("luna-lovegood-0"))),
             ),
             step(
-                &format!("{subject_title}: the label moved to luna-lovegood-1"),
-                vec![
-                    relabel(R, "luna-lovegood-0", None),
-                    relabel(R, "luna-lovegood-1", Some("restricted")),
-                ],
+                &format!("{subject_title}: the label removed from luna-lovegood-0"),
+                vec![relabel(R, "luna-lovegood-0", None)],
+                tables(&tcp80, state(None, None)),
+            ),
+            step(
+                &format!("{subject_title}: luna-lovegood-1 labelled restricted"),
+                vec![relabel(R, "luna-lovegood-1", Some("restricted"))],
                 tables(&tcp80, state(None, Some("luna-lovegood-1"))),
             ),
             step(
