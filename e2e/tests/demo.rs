@@ -661,6 +661,7 @@ fn demo_refuses_with_clear_errors() {
             want: "cleaning up a stale demo from a crashed run".into(),
         },
     ];
+    let mut nobody_copy: Option<PathBuf> = None;
     for case in cases {
         let work = verdict_e2e::work_root().join(format!("demo-refusal-{}", std::process::id()));
         std::fs::create_dir_all(&work).unwrap();
@@ -682,9 +683,15 @@ fn demo_refuses_with_clear_errors() {
             .hold_port
             .map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).expect("holding a port"));
         let mut cmd = if case.as_nobody {
+            // A copy nobody can reach (the target directory may sit under /root).
+            let copy = std::env::temp_dir().join(format!("verdict-demo-{}", std::process::id()));
+            std::fs::copy(env!("CARGO_BIN_EXE_verdict-demo"), &copy).unwrap();
+            std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            nobody_copy = Some(copy.clone());
             let mut c = Command::new("setpriv");
             c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-            c.arg(env!("CARGO_BIN_EXE_verdict-demo"));
+            c.arg(copy);
             c
         } else {
             Command::new(env!("CARGO_BIN_EXE_verdict-demo"))
@@ -731,5 +738,8 @@ fn demo_refuses_with_clear_errors() {
             );
         }
         let _ = std::fs::remove_dir_all(&work);
+        if let Some(copy) = nobody_copy.take() {
+            let _ = std::fs::remove_file(copy);
+        }
     }
 }
