@@ -8,7 +8,18 @@
 use verdict_conformance::{PodName, Probe, Protocol, Step, cnp};
 
 /// (test ShortName, t.Run name, phase, client, server, protocol, port, should connect)
-const POKES: &[(&str, &str, usize, &str, &str, &str, u16, bool)] = &[
+type Poke = (
+    &'static str,
+    &'static str,
+    usize,
+    &'static str,
+    &'static str,
+    &'static str,
+    u16,
+    bool,
+);
+
+const POKES: &[Poke] = &[
     (
         "CNPAdminTierEgressNamedPort",
         "Should support an 'allow-egress' policy for named port",
