@@ -19,8 +19,11 @@
 //! ```
 //!
 //! [`LogListener::open`] binds the group and configures it with one acknowledged request per
-//! step ([`wire::setup_steps`]); dropping the listener closes the socket, and the kernel then
-//! destroys the group's instance. [`wire`] is pure (encoding and parsing, tested on bytes
+//! step ([`wire::setup_steps`]); dropping the listener unbinds the group
+//! (`NFULNL_CFG_CMD_UNBIND`) before it closes the socket. Closing alone is not enough: the
+//! kernel destroys the instance only when the socket is *released*, and a child forked by any
+//! thread of this process (`std::process::Command`) holds a copy of the descriptor until its
+//! `exec` closes it, so for that window the group stays bound and a new bind gets EPERM. [`wire`] is pure (encoding and parsing, tested on bytes
 //! captured from a real kernel); `socket.rs` is the only I/O. Start reading at [`LogListener`].
 //!
 //! Call it from a blocking thread (or `spawn_blocking`), in the network namespace whose rules
@@ -103,6 +106,7 @@ pub struct LoggedPacket {
 #[derive(Debug)]
 pub struct LogListener {
     socket: NetlinkSocket,
+    group: u16,
     buf: Vec<u8>,
     seq: u32,
     overruns: u64,
@@ -127,6 +131,7 @@ impl LogListener {
     pub fn open(cfg: &LogConfig) -> Result<LogListener> {
         let mut listener = LogListener {
             socket: NetlinkSocket::open(cfg.recv_timeout)?,
+            group: cfg.group,
             buf: vec![0; RECV_BUF_BYTES],
             seq: 0,
             overruns: 0,
@@ -219,6 +224,19 @@ impl LogListener {
     /// stay 0; a non-zero value means the parser and the kernel disagree.
     pub fn unreadable(&self) -> u64 {
         self.unreadable
+    }
+}
+
+impl Drop for LogListener {
+    /// Unbinds the group explicitly, so that it is free as soon as the listener is gone, even
+    /// while a forked child still holds a copy of the socket (see the module doc). The kernel
+    /// handles the request inside `sendto`; its ack is never read.
+    fn drop(&mut self) {
+        self.seq = self.seq.wrapping_add(1);
+        let request = wire::config_request(self.seq, self.group, Config::Unbind);
+        if let Err(e) = self.socket.send(&request, Config::Unbind.what()) {
+            tracing::debug!(group = self.group, error = %e, "nflog: unbind failed; closing anyway");
+        }
     }
 }
 

@@ -71,6 +71,12 @@ impl NetlinkSocket {
         Ok(NetlinkSocket { fd })
     }
 
+    /// A second descriptor for the same socket, standing in for the copy a forked child holds.
+    #[cfg(test)]
+    pub(super) fn duplicate(&self) -> std::io::Result<OwnedFd> {
+        self.fd.try_clone()
+    }
+
     /// Sends one request to the kernel.
     pub(super) fn send(&self, msg: &[u8], what: &'static str) -> Result<()> {
         sendto(

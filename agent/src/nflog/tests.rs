@@ -788,4 +788,27 @@ mod privileged {
             drop(other_group);
         });
     }
+
+    /// The root cause of a flaky EPERM on rebinding group 7 under load: a child forked by any
+    /// test thread (every `Command`) holds a copy of the listener's socket until its `exec`,
+    /// and the kernel destroys the group's instance only when the socket is released. A second
+    /// descriptor for the socket stands in for that child here: with it still open, dropping
+    /// the listener must free the group (it unbinds explicitly).
+    #[test]
+    fn dropping_a_listener_frees_the_group_while_a_copy_of_its_socket_lives() {
+        if !testns::enabled("dropping_a_listener_frees_the_group_while_a_copy_of_its_socket_lives")
+        {
+            return;
+        }
+        let ns = Netns::new("nflogd");
+        ns.enter(|| {
+            let first = LogListener::open(&config(7)).expect("first bind");
+            let copy = first.socket.duplicate().expect("dup the socket");
+            drop(first);
+            let again = LogListener::open(&config(7))
+                .expect("rebind while a copy of the old socket is still open");
+            drop(copy);
+            drop(again);
+        });
+    }
 }

@@ -58,7 +58,7 @@ const AF_UNSPEC: u8 = 0;
 pub enum Config {
     /// `NFULA_CFG_CMD` = `NFULNL_CFG_CMD_BIND`: create the group's instance for this socket.
     Bind,
-    /// `NFULA_CFG_CMD` = `NFULNL_CFG_CMD_UNBIND` (tests only: closing the socket unbinds too).
+    /// `NFULA_CFG_CMD` = `NFULNL_CFG_CMD_UNBIND`: destroy the group's instance (sent on drop).
     Unbind,
     /// `NFULA_CFG_MODE` = `NFULNL_COPY_PACKET` with this copy range (0: the kernel maximum).
     CopyPacket {
