@@ -16,3 +16,40 @@ async fn netpol_cases_on_real_packets() {
     )
     .await;
 }
+
+/// `VERDICT_E2E_CASE` picks cases by substring; a filter that matches nothing must fail the
+/// run instead of passing it with zero cases.
+#[test]
+fn case_filter_selects_by_substring_and_refuses_an_empty_match() {
+    let cases = verdict_conformance::netpol::cases();
+    let total = cases.len();
+    let first = cases[0].name.clone();
+    let table: [(&str, Option<&str>, Result<usize, ()>); 3] = [
+        ("no filter runs every case", None, Ok(total)),
+        (
+            "an exact name runs at least that case",
+            Some(first.as_str()),
+            Ok(1),
+        ),
+        (
+            "a filter matching nothing is an error",
+            Some("no-such-case-xyz"),
+            Err(()),
+        ),
+    ];
+    for (name, only, want) in table {
+        let got = common::select_cases(&cases, only);
+        match (want, got) {
+            (Ok(n), Ok(selected)) if only.is_none() => assert_eq!(selected.len(), n, "{name}"),
+            (Ok(n), Ok(selected)) => {
+                assert!(selected.len() >= n, "{name}");
+                assert!(
+                    selected.iter().all(|c| c.name.contains(only.unwrap())),
+                    "{name}"
+                );
+            }
+            (Err(()), Err(why)) => assert!(why.contains("matches none"), "{name}: {why}"),
+            (want, got) => panic!("{name}: want {want:?}, got {:?}", got.map(|s| s.len())),
+        }
+    }
+}

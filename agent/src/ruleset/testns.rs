@@ -1,7 +1,8 @@
 //! Network namespaces for privileged tests (ruleset and queue). Test-only.
 //!
-//! Tests that need root and netns run when `VERDICT_E2E` is set; without it they print why
-//! they skip and return. With it set, any setup failure fails the test.
+//! Tests that need root and netns run when `VERDICT_E2E` is set and not `0` (the same rule as
+//! the e2e harness's [`verdict_e2e::e2e_enabled`]); otherwise they print why they skip and
+//! return. With it set, any setup failure fails the test.
 
 use std::fs::File;
 use std::process::{Command, Output};
@@ -9,9 +10,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::sched::{CloneFlags, setns};
 
-/// Whether privileged tests should run; prints the reason when they skip.
+/// Whether privileged tests should run (`VERDICT_E2E` set and not `0`); prints the reason
+/// when they skip.
 pub fn enabled(test: &str) -> bool {
-    if std::env::var_os("VERDICT_E2E").is_some() {
+    if verdict_e2e::e2e_enabled() {
         return true;
     }
     eprintln!("SKIP {test}: needs root and network namespaces; set VERDICT_E2E=1 to run it");

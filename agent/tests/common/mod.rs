@@ -627,18 +627,39 @@ pub async fn run_suite(env_name: &str, suite: &str, cases: Vec<Case>) {
     );
 }
 
+/// The cases whose name contains `only` (all of them without a filter).
+///
+/// # Errors
+/// A report line when a filter matches none of the cases.
+pub fn select_cases<'a>(cases: &'a [Case], only: Option<&str>) -> Result<Vec<&'a Case>, String> {
+    let selected: Vec<&Case> = cases
+        .iter()
+        .filter(|c| only.is_none_or(|o| c.name.contains(o)))
+        .collect();
+    match only {
+        Some(o) if selected.is_empty() => Err(format!(
+            "VERDICT_E2E_CASE={o:?} matches none of the {} cases",
+            cases.len()
+        )),
+        _ => Ok(selected),
+    }
+}
+
 /// Runs `cases` (all on the same model) against the agents; returns a report line per failed
 /// expectation. Each step's expectation is polled until it matches or [`SETTLE`] passes.
 pub async fn run_cases(env: &Env, cases: &[Case]) -> Vec<String> {
     let mut failures = Vec::new();
-    // VERDICT_E2E_CASE=<substring> runs only the matching cases (for debugging).
-    let only = std::env::var("VERDICT_E2E_CASE").ok();
-    let cases: Vec<&Case> = cases
-        .iter()
-        .filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o)))
-        .collect();
+    // VERDICT_E2E_CASE=<substring> runs only the matching cases (for debugging); a filter
+    // that matches nothing is a failure, not a pass with zero cases.
+    let only = std::env::var("VERDICT_E2E_CASE")
+        .ok()
+        .filter(|o| !o.is_empty());
+    let cases = match select_cases(cases, only.as_deref()) {
+        Ok(cases) => cases,
+        Err(why) => return vec![why],
+    };
     let Some(first) = cases.first() else {
-        return failures;
+        return vec!["no cases to run".into()];
     };
     let mut probed: Vec<Port> = cases
         .iter()
