@@ -1,7 +1,8 @@
 //! `make demo`, headless, checked from the outside: `verdict-demo --for 60` must come up, print
 //! its URLs and the machine-readable line, show the agents Running and `kubectl get npe` Ready
 //! 2/2, count allowed and denied connections in each agent's `/metrics`, answer on the Jaeger
-//! API, exit 0, and leave no process, network namespace, nftables table or work file behind.
+//! API, exit 0, and leave no process, network namespace, nftables table or work file behind;
+//! then a second run is stopped with Ctrl-C (SIGINT) and must leave nothing behind either.
 //!
 //! The dashboard and the decision spans are checked when the build has them: when the printed
 //! dashboard answers and serves `/api/decisions`, allows and denies with the right policy names
@@ -9,9 +10,10 @@
 //! service, a denied and an allowed trace must be there. `VERDICT_DEMO_REQUIRE_TELEMETRY=1`
 //! turns "when the build has them" into "must".
 //!
-//! Cost: about 80 s (start ~15 s, 60 s headless, teardown ~3 s; the refusal cases ~2 s), plus
-//! building the debug `verdict-agent` and `verdict-operator` into this test's target directory
-//! if the workspace build has not already (under `cargo test --workspace` it has).
+//! Cost: about 95 s measured (start ~15 s, 60 s headless, teardown ~3 s, the Ctrl-C run ~16 s;
+//! the refusal cases ~2 s), plus building the debug `verdict-agent` and `verdict-operator` into
+//! this test's target directory if the workspace build has not already (under `cargo test
+//! --workspace` it has).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -571,14 +573,67 @@ fn demo_runs_headless_and_leaves_nothing_behind() {
         rest.iter().any(|l| l.contains("nothing left behind")),
         "{rest:?}"
     );
-    let left = processes_naming(&work);
-    assert!(left.is_empty(), "processes left behind: {left:?}");
     let prefix = run
         .get("netns_prefix")
         .expect("the demo printed its netns prefix");
+    assert_nothing_left(&work, prefix, &nft_before);
+
+    // Ctrl-C: a second, interactive run stops on SIGINT and leaves nothing behind either.
+    let t1 = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_verdict-demo"))
+        .arg("--bin-dir")
+        .arg(&bins)
+        .args(["--port-base", &PORT_BASE.to_string()])
+        .args(["--jaeger-port", &JAEGER_PORT.to_string()])
+        .args(["--otlp-port", &OTLP_PORT.to_string()])
+        .env("VERDICT_E2E_DIR", &work)
+        .env_remove("DEMO_FOR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting verdict-demo");
+    let mut child = DemoChild(child);
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let mut prefix = None;
+    for line in lines.by_ref().map_while(Result::ok) {
+        if let Some(rest) = line.strip_prefix("kube-verdict demo run: ") {
+            prefix = fields(rest).get("netns_prefix").cloned();
+        }
+        if line.starts_with("kube-verdict demo ready: ") {
+            break;
+        }
+    }
+    let prefix = prefix.expect("the second run printed its netns prefix");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "after Ctrl-C the demo exited with {status}"
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("nothing left behind")),
+        "{rest:?}"
+    );
+    assert_nothing_left(&work, &prefix, &nft_before);
+    eprintln!(
+        "Ctrl-C run: up and down in {:.1}s",
+        t1.elapsed().as_secs_f64()
+    );
+    let _ = std::fs::remove_dir(&work);
+    eprintln!("demo test took {:.1}s", t0.elapsed().as_secs_f64());
+}
+
+/// No process naming the work directory, no netns with the run's prefix, the host's nftables
+/// tables as they were, and an empty work directory.
+fn assert_nothing_left(work: &Path, netns_prefix: &str, nft_before: &str) {
+    let left = processes_naming(work);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
     let demo_netns: Vec<String> = netns_names()
         .into_iter()
-        .filter(|n| n.starts_with(prefix.as_str()))
+        .filter(|n| n.starts_with(netns_prefix))
         .collect();
     assert!(
         demo_netns.is_empty(),
@@ -589,14 +644,12 @@ fn demo_runs_headless_and_leaves_nothing_behind() {
         nft_before,
         "the host's nftables tables changed"
     );
-    let files: Vec<PathBuf> = std::fs::read_dir(&work)
+    let files: Vec<PathBuf> = std::fs::read_dir(work)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .collect();
     assert!(files.is_empty(), "work files left behind: {files:?}");
-    let _ = std::fs::remove_dir(&work);
-    eprintln!("demo test took {:.1}s", t0.elapsed().as_secs_f64());
 }
 
 /// How one refusal case sets the stage: extra demo flags, a port to hold, a state file to plant.
