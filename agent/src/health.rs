@@ -3,12 +3,16 @@
 //! ```text
 //!  watch owner ──mark(Synced)──┐
 //!  ruleset syncer ─mark(RulesInstalled)─► Health (atomics) ◄── GET /readyz, /healthz
-//!  queue workers ─mark(WorkersRunning)─┘        ▲
-//!  any task ── fail("why") ─────────────────────┘ (liveness goes 500: restart me)
+//!  queue workers ─mark(WorkersRunning)─┘        ▲ ▲
+//!  any task ── fail("why") ─────────────────────┘ │ (liveness goes 500: restart me)
+//!  add_check("name", || ok) ──────────────────────┘ polled on every GET /readyz
+//!    (a worker is down and restarting; the verdict cache cannot be flushed or its writer died)
 //! ```
 //!
 //! Readiness means the agent enforces the cluster's current policy: every watcher has finished its
-//! first list, the verdict workers are bound to their queues, and the ruleset is installed.
+//! first list, the verdict workers are bound to their queues, the ruleset is installed, and no
+//! registered check fails. Checks are pulled rather than pushed so that the dataplane pieces
+//! (workers, cache) only keep their own state in atomics and never depend on this module.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,6 +63,19 @@ pub struct Health {
 struct Inner {
     conditions: [AtomicBool; 3],
     failure: Mutex<Option<String>>,
+    checks: Mutex<Vec<Check>>,
+}
+
+/// A named readiness check: `ok()` false makes the agent not ready.
+struct Check {
+    name: &'static str,
+    ok: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Check").field("name", &self.name).finish()
+    }
 }
 
 impl Health {
@@ -77,18 +94,34 @@ impl Health {
         self.inner.conditions[condition.slot()].store(false, Ordering::Release);
     }
 
+    /// Adds a readiness check, evaluated on every readiness query: while `ok` returns false the
+    /// agent is not ready, and `/readyz` names the check. `ok` must be cheap (an atomic load).
+    pub fn add_check(&self, name: &'static str, ok: impl Fn() -> bool + Send + Sync + 'static) {
+        self.inner
+            .checks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Check {
+                name,
+                ok: Box::new(ok),
+            });
+    }
+
     /// Whether every readiness condition is met.
     pub fn is_ready(&self) -> bool {
         self.missing().is_empty()
     }
 
-    /// The readiness conditions not met yet.
+    /// The readiness conditions not met yet, then the checks that fail.
     pub fn missing(&self) -> Vec<&'static str> {
-        Condition::ALL
+        let mut missing: Vec<&'static str> = Condition::ALL
             .iter()
             .filter(|c| !self.inner.conditions[c.slot()].load(Ordering::Acquire))
             .map(|c| c.name())
-            .collect()
+            .collect();
+        let checks = self.inner.checks.lock().unwrap_or_else(|e| e.into_inner());
+        missing.extend(checks.iter().filter(|c| !(c.ok)()).map(|c| c.name));
+        missing
     }
 
     /// Records a failure the agent cannot recover from; liveness then fails so that the kubelet
@@ -225,5 +258,38 @@ mod tests {
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(get(&health, "/nope").await.0, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn a_failing_check_makes_the_agent_unready_until_it_passes() {
+        use std::sync::atomic::AtomicBool;
+        let health = Health::new();
+        for c in Condition::ALL {
+            health.mark(c);
+        }
+        let worker_up = Arc::new(AtomicBool::new(true));
+        let up = worker_up.clone();
+        health.add_check("verdict-workers", move || up.load(Ordering::Relaxed));
+        health.add_check("verdict-cache", || true);
+        assert_eq!(
+            get(&health, "/readyz").await,
+            (StatusCode::OK, "ready\n".into())
+        );
+        worker_up.store(false, Ordering::Relaxed);
+        assert_eq!(
+            get(&health, "/readyz").await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: waiting for verdict-workers\n".into()
+            )
+        );
+        health.unmark(Condition::Synced);
+        assert_eq!(
+            get(&health, "/readyz").await.1,
+            "not ready: waiting for synced, verdict-workers\n"
+        );
+        health.mark(Condition::Synced);
+        worker_up.store(true, Ordering::Relaxed);
+        assert!(health.is_ready());
     }
 }

@@ -29,6 +29,13 @@ const FLUSH_RETRY: Duration = Duration::from_millis(100);
 /// again next time).
 const FEED_CAPACITY: usize = 4096;
 
+/// The most entries the writer keeps in each cache set (`verdicts4`, `verdicts6`). At the
+/// limit a newly judged class is not cached (counted in [`CacheCounters::full`]): its
+/// connections keep going to the queue, judged and correct, only slower, until entries expire
+/// or the next flush. The writer counts what it added within the TTL, an upper bound of what
+/// the kernel holds, so the kernel set never reaches the limit.
+pub const MAX_ENTRIES_PER_SET: usize = 65_536;
+
 /// What the writer did, for metrics and tests.
 #[derive(Debug, Default)]
 pub struct CacheCounters {
@@ -42,6 +49,26 @@ pub struct CacheCounters {
     pub overflow: AtomicU64,
     /// Batches the kernel refused.
     pub errors: AtomicU64,
+    /// Flushes the kernel refused (also counted in `errors`).
+    pub flush_errors: AtomicU64,
+    /// Offers not cached because their set held [`MAX_ENTRIES_PER_SET`] entries.
+    pub full: AtomicU64,
+    /// Times the writer switched the cache off (emptied `cacheable`) because it could not
+    /// flush, or because it was dying.
+    pub switched_off: AtomicU64,
+    /// A gauge: the last flush was refused and none has succeeded since. The cache is off (or,
+    /// if switching it off was refused too, its entries live out their TTL).
+    pub flush_failing: AtomicBool,
+    /// A gauge: the writer thread ended without being asked to (a panic).
+    pub writer_dead: AtomicBool,
+}
+
+impl CacheCounters {
+    /// Whether the cache can be trusted (the readiness check `verdict-cache`): the writer runs
+    /// and its last flush succeeded.
+    pub fn healthy(&self) -> bool {
+        !self.flush_failing.load(Relaxed) && !self.writer_dead.load(Relaxed)
+    }
 }
 
 /// The workers' end: offers allowed flow classes, never blocks, never wakes the writer.
@@ -84,10 +111,20 @@ pub struct WriterConfig {
     pub tick: Duration,
 }
 
+/// Test hooks into a running writer.
+#[derive(Debug, Default)]
+pub(super) struct Hooks {
+    /// Every flush fails as if the kernel refused it (the switch-off batch is still sent).
+    pub refuse_flushes: AtomicBool,
+    /// The writer panics at its next tick.
+    pub panic: AtomicBool,
+}
+
 /// The running writer thread. Dropping it stops the thread.
 #[derive(Debug)]
 pub struct CacheWriter {
     _thread: super::StoppableThread,
+    pub(super) hooks: Arc<Hooks>,
 }
 
 impl CacheWriter {
@@ -101,51 +138,132 @@ impl CacheWriter {
     ) -> crate::Result<CacheWriter> {
         let ring = feed.ring.clone();
         let counters = feed.counters.clone();
-        let thread = super::StoppableThread::spawn("verdict-cache", move |stop| {
-            run(cfg, snapshot, ring, counters, stop)
+        let hooks = Arc::new(Hooks::default());
+        let thread = super::StoppableThread::spawn("verdict-cache", {
+            let hooks = hooks.clone();
+            move |stop| {
+                let _guard = SwitchOffOnDeath {
+                    table: cfg.table.clone(),
+                    counters: counters.clone(),
+                    stop: stop.clone(),
+                };
+                run(cfg, snapshot, ring, counters, stop, hooks)
+            }
         })?;
-        Ok(CacheWriter { _thread: thread })
+        Ok(CacheWriter {
+            _thread: thread,
+            hooks,
+        })
+    }
+}
+
+/// Runs when the writer thread ends. Unless it was asked to stop, the writer died (a
+/// panic): nothing will flush the cache on the next index change any more, so it switches
+/// the cache off and empties it in one batch, and marks itself dead.
+struct SwitchOffOnDeath {
+    table: String,
+    counters: Arc<CacheCounters>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for SwitchOffOnDeath {
+    fn drop(&mut self) {
+        if self.stop.load(Relaxed) {
+            return;
+        }
+        // Switch off first, then report: whoever sees `writer_dead` sees the cache off.
+        let off = send_all(vec![encode::cache_off(&self.table, true)], &self.table);
+        self.counters.writer_dead.store(true, Relaxed);
+        match off {
+            Ok(()) => {
+                self.counters.switched_off.fetch_add(1, Relaxed);
+                warn!("verdict cache writer died; the cache is switched off and emptied");
+            }
+            Err(e) => warn!(
+                error = %e,
+                "verdict cache writer died and could not switch the cache off; entries live out \
+                 their TTL"
+            ),
+        }
     }
 }
 
 /// The loop: flush when the index generation moved, then add the fresh offers.
 ///
-/// Why an allow never outlives the index that produced it by more than a tick: an offer
-/// carries the generation it was judged on, and only offers of the generation the writer has
-/// just flushed for are added. An offer judged just before a change can still be added just
-/// before the writer sees that change; the next tick flushes it.
+/// Why a cached allow outlives the index that produced it only briefly: an offer carries the
+/// generation it was judged on, and only offers of the generation the writer has just flushed
+/// for are added. An offer judged just before a change can still be added just before the
+/// writer sees that change; the next tick flushes it. So the window is one tick, plus an add
+/// batch in flight, plus the flush's own commit (see the module doc for the measured bound).
+///
+/// A refused flush switches the cache off (empties `cacheable`) in a batch of its own, and
+/// nothing is added until a flush succeeds; that flush switches the cache on again in the
+/// same batch.
 fn run(
     cfg: WriterConfig,
     snapshot: Arc<ArcSwap<Index>>,
     ring: Arc<ArrayQueue<(CacheKey, u64)>>,
     counters: Arc<CacheCounters>,
     stop: Arc<AtomicBool>,
+    hooks: Arc<Hooks>,
 ) {
     let mut flushed_for: Option<u64> = None;
-    let mut flush_failing = false;
+    // Whether `cacheable` may still hold protocols while flushes fail (switching off failed).
+    let mut switched_off = false;
+    // Keys added within the TTL (an upper bound of what the kernel holds), and when.
     let mut added: HashMap<CacheKey, Instant> = HashMap::new();
+    let mut per_set = [0usize; 2];
     let mut fresh: Vec<CacheKey> = Vec::new();
+    let mut last_prune = Instant::now();
     while !stop.load(Relaxed) {
+        if hooks.panic.swap(false, Relaxed) {
+            panic!("verdict cache writer: panic requested by the test hook");
+        }
         let generation = snapshot.load().generation();
         if flushed_for != Some(generation) {
-            match send_all(vec![encode::cache_flush(&cfg.table)], &cfg.table) {
+            let refused = hooks
+                .refuse_flushes
+                .load(Relaxed)
+                .then(|| "refused by the test hook".to_owned());
+            let result = match refused {
+                Some(why) => Err(why),
+                None => encode::cache_flush(&cfg.table)
+                    .map_err(|e| e.to_string())
+                    .and_then(|batch| send_all(vec![batch], &cfg.table)),
+            };
+            match result {
                 Ok(()) => {
                     counters.flushes.fetch_add(1, Relaxed);
                     flushed_for = Some(generation);
                     added.clear();
-                    if std::mem::take(&mut flush_failing) {
-                        info!("verdict cache flush accepted again");
+                    per_set = [0, 0];
+                    switched_off = false;
+                    if counters.flush_failing.swap(false, Relaxed) {
+                        info!("verdict cache flush accepted again; the cache is on");
                     }
                 }
                 Err(e) => {
-                    // Without a flush nothing may be added: drop the offers and retry, saying so
-                    // once rather than on every attempt.
                     counters.errors.fetch_add(1, Relaxed);
-                    if std::mem::replace(&mut flush_failing, true) {
+                    counters.flush_errors.fetch_add(1, Relaxed);
+                    // Nothing may be added without a flush, and entries already in the kernel
+                    // must not keep admitting: switch the cache off in a batch of its own.
+                    if !switched_off {
+                        match send_all(vec![encode::cache_off(&cfg.table, false)], &cfg.table) {
+                            Ok(()) => {
+                                switched_off = true;
+                                counters.switched_off.fetch_add(1, Relaxed);
+                            }
+                            Err(off) => {
+                                debug!(error = %off, "switching the verdict cache off refused")
+                            }
+                        }
+                    }
+                    if counters.flush_failing.swap(true, Relaxed) {
                         debug!(error = %e, "verdict cache flush still refused");
                     } else {
-                        warn!(error = %e, "verdict cache flush refused; nothing is cached until it \
-                               succeeds; retrying every {FLUSH_RETRY:?}");
+                        warn!(error = %e, switched_off, "verdict cache flush refused; the cache is \
+                              off until a flush succeeds (if switching it off was refused too, \
+                              its entries live out their TTL); retrying every {FLUSH_RETRY:?}");
                     }
                     while ring.pop().is_some() {}
                     std::thread::sleep(FLUSH_RETRY);
@@ -154,18 +272,31 @@ fn run(
             }
         }
         let now = Instant::now();
+        if now.duration_since(last_prune) >= DEDUPE_WINDOW {
+            // Entries older than the TTL are gone from the kernel.
+            added.retain(|_, at| now.duration_since(*at) < cfg.ttl);
+            per_set = [0, 0];
+            for key in added.keys() {
+                per_set[set_of(key)] += 1;
+            }
+            last_prune = now;
+        }
         while let Some((key, judged_on)) = ring.pop() {
             if judged_on != generation {
                 counters.stale.fetch_add(1, Relaxed);
                 continue;
             }
-            let recent = added
-                .get(&key)
-                .is_some_and(|at| now.duration_since(*at) < cfg.ttl.min(DEDUPE_WINDOW));
-            if !recent {
-                added.insert(key, now);
-                fresh.push(key);
+            match added.get(&key) {
+                Some(at) if now.duration_since(*at) < cfg.ttl.min(DEDUPE_WINDOW) => continue,
+                Some(_) => {}
+                None if per_set[set_of(&key)] >= MAX_ENTRIES_PER_SET => {
+                    counters.full.fetch_add(1, Relaxed);
+                    continue;
+                }
+                None => per_set[set_of(&key)] += 1,
             }
+            added.insert(key, now);
+            fresh.push(key);
         }
         if !fresh.is_empty() {
             let result = encode::cache_add(&cfg.table, &fresh)
@@ -179,16 +310,23 @@ fn run(
                     counters.errors.fetch_add(1, Relaxed);
                     debug!(error = %e, keys = fresh.len(), "verdict cache add refused");
                     for key in &fresh {
-                        added.remove(key);
+                        if added.remove(key).is_some() {
+                            per_set[set_of(key)] = per_set[set_of(key)].saturating_sub(1);
+                        }
                     }
                 }
             }
             fresh.clear();
         }
-        if added.len() > 4 * FEED_CAPACITY {
-            added.retain(|_, at| now.duration_since(*at) < DEDUPE_WINDOW);
-        }
         std::thread::sleep(cfg.tick);
+    }
+}
+
+/// 0 for `verdicts4`, 1 for `verdicts6`.
+fn set_of(key: &CacheKey) -> usize {
+    match key {
+        CacheKey::V4(_) => 0,
+        CacheKey::V6(_) => 1,
     }
 }
 

@@ -118,26 +118,23 @@ pub struct Entry {
 
 impl Entry {
     /// The connection as the policy engine sees it: the original source, and the destination
-    /// after DNAT (the reply's source). `None` for protocols policy cannot name.
-    pub fn flow(&self) -> Option<Flow> {
-        let protocol = match self.orig.proto {
-            6 => Protocol::Tcp,
-            17 => Protocol::Udp,
-            132 => Protocol::Sctp,
-            1 | 58 => Protocol::Icmp,
-            _ => return None,
-        };
+    /// after DNAT (the reply's source). Protocols other than TCP, UDP and SCTP have no ports
+    /// here, as in the packet parser (GRE is `Protocol::Other(47)`, port 0).
+    pub fn flow(&self) -> Flow {
+        let protocol = Protocol::from_number(self.orig.proto);
         let (src_port, dst_port) = match (self.orig.l4, self.reply.l4) {
-            (L4::Ports { src, .. }, L4::Ports { src: reply_src, .. }) => (src, reply_src),
+            (L4::Ports { src, .. }, L4::Ports { src: reply_src, .. }) if protocol.has_ports() => {
+                (src, reply_src)
+            }
             _ => (0, 0),
         };
-        Some(Flow {
+        Flow {
             src_ip: self.orig.src,
             src_port,
             dst_ip: self.reply.src,
             dst_port,
             protocol,
-        })
+        }
     }
 }
 
@@ -611,7 +608,7 @@ mod tests {
                 Some("10.0.0.1:0 -> 10.0.0.2:0 ICMP"),
             ),
             (
-                "gre has no policy protocol",
+                "gre is a flow without ports",
                 Entry {
                     orig: Tuple {
                         proto: 47,
@@ -626,7 +623,7 @@ mod tests {
                     zone: 0,
                     id: Some(3),
                 },
-                None,
+                Some("10.0.0.1:0 -> 10.0.0.2:0 IP/47"),
             ),
         ];
         for (name, entry, flow) in cases {
@@ -636,11 +633,7 @@ mod tests {
             buf.extend_from_slice(&done);
             let replies = parse(&buf);
             assert_eq!(replies, vec![Reply::Entry(entry), Reply::Done], "{name}");
-            assert_eq!(
-                entry.flow().map(|f| f.to_string()).as_deref(),
-                flow,
-                "{name}"
-            );
+            assert_eq!(Some(entry.flow().to_string()).as_deref(), flow, "{name}");
         }
     }
 

@@ -1,16 +1,22 @@
-//! Strict mode: when a policy or label change newly denies an established connection, delete
-//! exactly that connection's conntrack entry, so that its next packet is judged again (and
-//! dropped) instead of riding on `ct state established` accept.
+//! Strict mode: no established connection of a local selected pod that the current index
+//! denies keeps its conntrack entry, so its next packet is judged again (and dropped) instead of
+//! riding on `ct state established` accept.
 //!
 //! ```text
-//!  watch<Arc<Index>> ──change──► wait COALESCE ──► for each selected local pod IP:
-//!        (old, new)                                dump ct where orig.src == ip   ┐ filtered in
-//!                                                  dump ct where reply.src == ip  ┘ the kernel
-//!                                  select::newly_denied(old, new) ──► delete each (tuple + id)
+//!  watch<Arc<Index>> ─► at start: scan at once ─┐
+//!                    ─► on change: wait COALESCE ┤
+//!                                                ▼ for each selected local pod IP:
+//!                                    dump ct where orig.src == ip   ┐ filtered in
+//!                                    dump ct where reply.src == ip  ┘ the kernel
+//!                                    select::denied(index) ──► delete each (tuple + id)
 //! ```
 //!
-//! Nothing runs on a timer: a scan happens only after the index changed. Read [`select`] for the
-//! rule, [`message`] for the wire format, [`socket`] for the I/O.
+//! The scan at start catches what happened while no agent judged: connections admitted
+//! unjudged (fail-open bypass, a queue overflow) or from the verdict cache, and connections that
+//! a policy change made while the agent was down now denies. Later scans run only after the
+//! index changed, and delete every denied entry, not only the newly denied ones, so a
+//! connection admitted by a fail-open bypass while the agent runs goes at the next change.
+//! Read [`select`] for the rule, [`message`] for the wire format, [`socket`] for the I/O.
 
 pub mod message;
 pub mod select;
@@ -41,12 +47,12 @@ pub struct Scan {
     pub deleted: u64,
 }
 
-/// Deletes the conntrack entries of `node`'s pods that `old` allowed and `new` denies.
+/// Deletes the conntrack entries of `node`'s selected pods that `index` denies.
 ///
 /// # Errors
 /// Any socket or kernel failure; entries deleted before it stay deleted.
-pub fn scan(node: &str, old: &Index, new: &Index) -> Result<Scan> {
-    let selected = new.selected_pod_ips(node);
+pub fn scan(node: &str, index: &Index) -> Result<Scan> {
+    let selected = index.selected_pod_ips(node);
     let ips: Vec<IpAddr> = selected
         .v4
         .iter()
@@ -64,18 +70,12 @@ pub fn scan(node: &str, old: &Index, new: &Index) -> Result<Scan> {
             entries.extend(ct.dump(ip, side)?);
         }
     }
-    let doomed = select::newly_denied(
-        &entries,
-        &IndexJudge { index: old, node },
-        &IndexJudge { index: new, node },
-    );
+    let doomed = select::denied(&entries, &IndexJudge { index, node });
     let mut deleted = 0;
     for entry in &doomed {
         if ct.delete(entry)? {
             deleted += 1;
-            if let Some(flow) = entry.flow() {
-                debug!(%flow, "strict mode: deleted a newly denied connection");
-            }
+            debug!(flow = %entry.flow(), "strict mode: deleted a denied connection");
         }
     }
     Ok(Scan {
@@ -84,34 +84,42 @@ pub fn scan(node: &str, old: &Index, new: &Index) -> Result<Scan> {
     })
 }
 
-/// Runs strict mode until `index` closes: one scan after each (coalesced) index change.
+/// Runs strict mode until `index` closes: one scan as soon as there is an index (the agent's
+/// start), then one after each (coalesced) index change. A failed scan is retried at the next
+/// change.
 pub async fn run(node: String, mut index: watch::Receiver<Option<Arc<Index>>>, metrics: Metrics) {
-    let mut previous = index.borrow_and_update().clone();
-    info!("strict mode on: newly denied connections lose their conntrack entries");
-    while index.changed().await.is_ok() {
-        tokio::time::sleep(COALESCE).await;
-        let current = index.borrow_and_update().clone();
-        if let (Some(old), Some(new)) = (previous.clone(), current.clone()) {
-            let node = node.clone();
-            match tokio::task::spawn_blocking(move || scan(&node, &old, &new)).await {
-                Ok(Ok(s)) => {
-                    metrics.conntrack_scan(s.deleted);
-                    if s.deleted > 0 {
-                        info!(
-                            deleted = s.deleted,
-                            examined = s.examined,
-                            "strict mode scan"
-                        );
-                    }
-                }
-                Ok(Err(e)) => {
-                    // Keep the older snapshot so that the next scan covers this change too.
-                    warn!(error = %e, "strict mode scan failed; retrying on the next change");
-                    continue;
-                }
-                Err(e) => warn!(error = %e, "strict mode scan panicked"),
+    info!("strict mode on: denied connections of local pods lose their conntrack entries");
+    let mut first = true;
+    loop {
+        if !first {
+            if index.changed().await.is_err() {
+                return;
             }
+            tokio::time::sleep(COALESCE).await;
         }
-        previous = current;
+        let Some(current) = index.borrow_and_update().clone() else {
+            first = false;
+            continue;
+        };
+        let node = node.clone();
+        let what = if first { "start" } else { "change" };
+        first = false;
+        match tokio::task::spawn_blocking(move || scan(&node, &current)).await {
+            Ok(Ok(s)) => {
+                metrics.conntrack_scan(s.deleted);
+                if s.deleted > 0 || what == "start" {
+                    info!(
+                        deleted = s.deleted,
+                        examined = s.examined,
+                        after = what,
+                        "strict mode scan"
+                    );
+                }
+            }
+            Ok(Err(e)) => {
+                warn!(error = %e, after = what, "strict mode scan failed; retrying on the next change")
+            }
+            Err(e) => warn!(error = %e, "strict mode scan panicked"),
+        }
     }
 }

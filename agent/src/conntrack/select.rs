@@ -1,9 +1,13 @@
 //! Which conntrack entries strict mode deletes (pure).
 //!
-//! An entry is deleted when the old index allowed its connection and the new one denies it,
-//! judging only the directions this node owns: the egress of a local source pod and the ingress of
-//! a local destination pod (the other end's node judges the rest). Connections that were already
-//! denied before the change are not touched: they predate the policy and are not "newly" denied.
+//! An entry is deleted when the current index denies its connection, judging only the
+//! directions this node owns: the egress of a local source pod and the ingress of a local
+//! destination pod (the other end's node judges the rest). Whether an earlier index allowed it
+//! does not matter: a connection can be established although the index denies it, because it
+//! was admitted while no verdict could be had (the agent down, fail-open bypass, a queue
+//! overflow), from the verdict cache just before a change, or before a change made while the
+//! agent was down. Connections from this node itself to its pods are never deleted: the
+//! ruleset accepts them unjudged (the health-check exception).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -16,6 +20,8 @@ use super::message::Entry;
 pub trait Judge {
     /// Whether `ip` belongs to a pod on this node.
     fn is_local_pod(&self, ip: IpAddr) -> bool;
+    /// Whether `ip` is this node's own address.
+    fn is_this_node(&self, ip: IpAddr) -> bool;
     /// The verdict for one direction of `flow`.
     fn direction(&self, flow: &Flow, direction: Direction) -> Verdict;
 }
@@ -34,13 +40,21 @@ impl Judge for IndexJudge<'_> {
         matches!(self.index.endpoint(ip), Endpoint::Pod { node: Some(n), .. } if &*n == self.node)
     }
 
+    fn is_this_node(&self, ip: IpAddr) -> bool {
+        matches!(self.index.endpoint(ip), Endpoint::Node { name } if &*name == self.node)
+    }
+
     fn direction(&self, flow: &Flow, direction: Direction) -> Verdict {
         self.index.evaluate_direction(flow, direction).verdict
     }
 }
 
-/// The verdict this node gives `flow`: a deny in any direction it owns denies.
+/// The verdict this node gives `flow`: a deny in any direction it owns denies. The node's own
+/// connections to its pods are allowed (the ruleset never queues them).
 pub fn verdict_here(judge: &impl Judge, flow: &Flow) -> Verdict {
+    if judge.is_this_node(flow.src_ip) {
+        return Verdict::Allow;
+    }
     let owned = [
         (judge.is_local_pod(flow.src_ip), Direction::Egress),
         (judge.is_local_pod(flow.dst_ip), Direction::Ingress),
@@ -55,18 +69,13 @@ pub fn verdict_here(judge: &impl Judge, flow: &Flow) -> Verdict {
     }
 }
 
-/// The entries `old` allowed and `new` denies, each once, in input order.
-pub fn newly_denied(entries: &[Entry], old: &impl Judge, new: &impl Judge) -> Vec<Entry> {
+/// The entries `index` denies, each once, in input order.
+pub fn denied(entries: &[Entry], index: &impl Judge) -> Vec<Entry> {
     let mut seen = HashSet::new();
     entries
         .iter()
         .filter(|e| seen.insert(**e))
-        .filter(|e| {
-            e.flow().is_some_and(|flow| {
-                verdict_here(new, &flow) == Verdict::Deny
-                    && verdict_here(old, &flow) == Verdict::Allow
-            })
-        })
+        .filter(|e| verdict_here(index, &e.flow()) == Verdict::Deny)
         .copied()
         .collect()
 }
@@ -82,11 +91,17 @@ mod tests {
         denied: Vec<(&'static str, u16, Direction)>,
     }
 
+    /// This node's own address in every table.
+    const NODE: &str = "10.0.0.254";
+
     impl Judge for Table {
         fn is_local_pod(&self, ip: IpAddr) -> bool {
             self.local
                 .iter()
                 .any(|l| l.parse::<IpAddr>().unwrap() == ip)
+        }
+        fn is_this_node(&self, ip: IpAddr) -> bool {
+            ip == NODE.parse::<IpAddr>().unwrap()
         }
         fn direction(&self, flow: &Flow, direction: Direction) -> Verdict {
             let hit = self.denied.iter().any(|(src, port, d)| {
@@ -123,82 +138,45 @@ mod tests {
             local: vec![A, B],
             denied: vec![],
         };
-        // (name, old index, new index, dumped entries, entries to delete)
-        type Case = (&'static str, Table, Table, Vec<Entry>, Vec<Entry>);
+        let deny = |denied| Table {
+            local: vec![A, B],
+            denied,
+        };
+        // (name, index, dumped entries, entries to delete)
+        type Case = (&'static str, Table, Vec<Entry>, Vec<Entry>);
         let cases: Vec<Case> = vec![
             (
-                "no change deletes nothing",
-                allow_all(),
+                "nothing denied deletes nothing",
                 allow_all(),
                 vec![entry(A, B, 80), entry(R, A, 80)],
                 vec![],
             ),
             (
-                "new ingress deny on a local destination",
-                allow_all(),
-                Table {
-                    local: vec![A, B],
-                    denied: vec![(R, 80, Direction::Ingress)],
-                },
+                "ingress deny on a local destination",
+                deny(vec![(R, 80, Direction::Ingress)]),
                 vec![entry(R, A, 80), entry(R, A, 81)],
                 vec![entry(R, A, 80)],
             ),
             (
-                "new egress deny on a local source",
-                allow_all(),
-                Table {
-                    local: vec![A, B],
-                    denied: vec![(A, 443, Direction::Egress)],
-                },
+                "egress deny on a local source",
+                deny(vec![(A, 443, Direction::Egress)]),
                 vec![entry(A, R, 443), entry(B, R, 443)],
                 vec![entry(A, R, 443)],
             ),
             (
                 "the remote side's direction is not ours to judge",
-                allow_all(),
-                Table {
-                    local: vec![A, B],
-                    denied: vec![(A, 80, Direction::Ingress)],
-                },
+                deny(vec![(A, 80, Direction::Ingress)]),
                 vec![entry(A, R, 80)],
                 vec![],
             ),
             (
-                "already denied before is left alone",
-                Table {
-                    local: vec![A, B],
-                    denied: vec![(R, 80, Direction::Ingress)],
-                },
-                Table {
-                    local: vec![A, B],
-                    denied: vec![(R, 80, Direction::Ingress)],
-                },
-                vec![entry(R, A, 80)],
-                vec![],
-            ),
-            (
-                "a now-allowed connection is left alone",
-                Table {
-                    local: vec![A, B],
-                    denied: vec![(R, 80, Direction::Ingress)],
-                },
-                allow_all(),
-                vec![entry(R, A, 80)],
-                vec![],
-            ),
-            (
                 "local to local seen by both dumps is deleted once",
-                allow_all(),
-                Table {
-                    local: vec![A, B],
-                    denied: vec![(A, 80, Direction::Ingress)],
-                },
+                deny(vec![(A, 80, Direction::Ingress)]),
                 vec![entry(A, B, 80), entry(A, B, 80)],
                 vec![entry(A, B, 80)],
             ),
             (
                 "a pod that left the node is not judged here",
-                allow_all(),
                 Table {
                     local: vec![B],
                     denied: vec![(R, 80, Direction::Ingress)],
@@ -206,25 +184,30 @@ mod tests {
                 vec![entry(R, A, 80)],
                 vec![],
             ),
+            (
+                "this node's own connection to its pod is kept",
+                deny(vec![(NODE, 80, Direction::Ingress)]),
+                vec![entry(NODE, A, 80)],
+                vec![],
+            ),
         ];
-        for (name, old, new, entries, want) in cases {
-            assert_eq!(newly_denied(&entries, &old, &new), want, "{name}");
+        for (name, index, entries, want) in cases {
+            assert_eq!(denied(&entries, &index), want, "{name}");
         }
     }
 
     #[test]
-    fn unsupported_protocols_are_never_deleted() {
+    fn other_protocols_are_judged_without_ports() {
         let mut gre = entry(A, B, 0);
         gre.orig.proto = 47;
         gre.orig.l4 = L4::Other;
-        let old = Table {
-            local: vec![A, B],
-            denied: vec![],
-        };
-        let new = Table {
+        gre.reply.proto = 47;
+        gre.reply.l4 = L4::Other;
+        let isolated = Table {
             local: vec![A, B],
             denied: vec![(A, 0, Direction::Egress)],
         };
-        assert!(newly_denied(&[gre], &old, &new).is_empty());
+        assert_eq!(gre.flow().protocol, verdict_engine::Protocol::Other(47));
+        assert_eq!(denied(&[gre], &isolated), vec![gre]);
     }
 }

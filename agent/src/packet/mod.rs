@@ -7,7 +7,8 @@
 //!    ├─ version 4 ─► ip::ipv4 ──┐   IHL, fragment offset
 //!    └─ version 6 ─► ip::ipv6 ──┤   walks hop-by-hop, routing, fragment, dest-opts, AH
 //!                               ▼
-//!                  transport::ports (TCP, UDP, SCTP ports; ICMP / ICMPv6 → port 0)
+//!                  transport::ports (TCP, UDP, SCTP ports; ICMP / ICMPv6 and any other
+//!                               │      protocol → Protocol::Icmp / Protocol::Other, port 0)
 //!                               ▼
 //!                             Flow
 //! ```
@@ -17,9 +18,14 @@
 //! caller decides what a [`ParseError`] means; the verdict workers apply the configured default
 //! verdict and count the error by [`ParseError::kind`].
 //!
+//! Protocols other than TCP, UDP, SCTP and ICMP are not an error: they become a flow without
+//! ports ([`Protocol::Other`](verdict_engine::Protocol::Other) with the protocol number), which only port-less rules match, so a
+//! pod isolated by a default deny drops GRE or ESP and a port-less allow admits it (see the
+//! engine's `flow` module). Only packets that cannot be read are errors.
+//!
 //! Non-first fragments carry no transport header, so they are an error
 //! ([`ParseError::NonFirstFragment`]) and get the default verdict. In practice they never reach
-//! the queue: conntrack defragments before the filter hooks, and only `ct state new` is queued.
+//! the queue: conntrack defragments before the filter hooks.
 //! Start reading at [`parse`].
 
 mod ip;
@@ -28,7 +34,7 @@ mod transport;
 #[cfg(test)]
 mod tests;
 
-use verdict_engine::{Flow, Protocol};
+use verdict_engine::Flow;
 
 /// Why a packet could not be turned into a [`Flow`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -45,9 +51,6 @@ pub enum ParseError {
     /// A fragment other than the first: it has no transport header.
     #[error("non-first fragment")]
     NonFirstFragment,
-    /// A transport protocol the policy APIs cannot name (ESP, GRE, `no next header`, ...).
-    #[error("unsupported transport protocol {0}")]
-    UnsupportedProtocol(u8),
     /// More IPv6 extension headers than any real packet carries.
     #[error("too many IPv6 extension headers")]
     TooManyExtensionHeaders,
@@ -91,7 +94,7 @@ impl std::fmt::Display for Header {
 pub enum ErrorKind {
     /// The bytes are not a valid IP packet.
     Malformed,
-    /// A valid packet this parser does not judge (non-first fragment, unsupported protocol).
+    /// A valid packet this parser does not judge (a non-first fragment).
     Unsupported,
 }
 
@@ -99,9 +102,7 @@ impl ParseError {
     /// Whether the packet is broken or merely outside what policies can express.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ParseError::NonFirstFragment | ParseError::UnsupportedProtocol(_) => {
-                ErrorKind::Unsupported
-            }
+            ParseError::NonFirstFragment => ErrorKind::Unsupported,
             _ => ErrorKind::Malformed,
         }
     }
@@ -123,7 +124,8 @@ pub(crate) mod proto {
 ///
 /// # Errors
 /// A [`ParseError`] for anything that is not a first (or only) fragment of an IPv4/IPv6 packet
-/// carrying TCP, UDP, SCTP, ICMP or ICMPv6 with its header present.
+/// with its network headers present, and, for TCP, UDP, SCTP, ICMP and ICMPv6, its transport
+/// header too.
 pub fn parse(packet: &[u8]) -> Result<Flow, ParseError> {
     parse_first_packet(packet).map(|(flow, _)| flow)
 }
@@ -151,15 +153,4 @@ pub fn parse_first_packet(packet: &[u8]) -> Result<(Flow, Option<u32>), ParseErr
         protocol,
     };
     Ok((flow, transport::connection_token(l3.protocol, l3.payload)))
-}
-
-/// Maps an IP protocol number to the engine's protocol, if policies can name it.
-pub fn protocol_of(number: u8) -> Option<Protocol> {
-    match number {
-        proto::TCP => Some(Protocol::Tcp),
-        proto::UDP => Some(Protocol::Udp),
-        proto::SCTP => Some(Protocol::Sctp),
-        proto::ICMP | proto::ICMPV6 => Some(Protocol::Icmp),
-        _ => None,
-    }
 }

@@ -196,6 +196,41 @@ fn parses_valid_packets() {
             flow("127.0.0.1", 33506, "127.0.0.1", 8080, Protocol::Tcp),
         ),
         (
+            "ipv4 gre: a flow without ports",
+            v4(47, vec![0; 8]).build(),
+            flow("10.0.0.1", 0, "10.0.0.2", 0, Protocol::Other(47)),
+        ),
+        (
+            "ipv4 esp with no payload at all",
+            v4(50, vec![]).build(),
+            flow("10.0.0.1", 0, "10.0.0.2", 0, Protocol::Other(50)),
+        ),
+        (
+            "ipv4 udp-lite: ports not read (no policy API names it)",
+            v4(136, udp(1000, 2000)).build(),
+            flow("10.0.0.1", 0, "10.0.0.2", 0, Protocol::Other(136)),
+        ),
+        (
+            "ipv4 protocol 253 (experimentation)",
+            v4(253, b"junk".to_vec()).build(),
+            flow("10.0.0.1", 0, "10.0.0.2", 0, Protocol::Other(253)),
+        ),
+        (
+            "ipv6 no next header",
+            v6(59, vec![]).build(),
+            flow("fd00::1", 0, "fd00::2", 0, Protocol::Other(59)),
+        ),
+        (
+            "ipv6 esp",
+            v6(50, vec![0; 16]).build(),
+            flow("fd00::1", 0, "fd00::2", 0, Protocol::Other(50)),
+        ),
+        (
+            "ipv6 hop-by-hop then gre",
+            v6(47, vec![0; 4]).ext(0, &[0, 1, 4, 0, 0, 0, 0]).build(),
+            flow("fd00::1", 0, "fd00::2", 0, Protocol::Other(47)),
+        ),
+        (
             "sctp4 init",
             v4(proto::SCTP, sctp(5000, 80)).build(),
             flow("10.0.0.1", 5000, "10.0.0.2", 80, Protocol::Sctp),
@@ -317,24 +352,9 @@ fn rejects_broken_or_unsupported_packets() {
             ParseError::NonFirstFragment,
         ),
         (
-            "ipv4 gre",
-            v4(47, vec![0; 8]).build(),
-            ParseError::UnsupportedProtocol(47),
-        ),
-        (
             "ipv6 header cut",
             tcp6[..39].to_vec(),
             ParseError::Truncated(Header::Ipv6),
-        ),
-        (
-            "ipv6 no next header",
-            v6(59, vec![]).build(),
-            ParseError::UnsupportedProtocol(59),
-        ),
-        (
-            "ipv6 esp",
-            v6(50, vec![0; 16]).build(),
-            ParseError::UnsupportedProtocol(50),
         ),
         (
             "ipv6 non-first fragment",
@@ -390,7 +410,6 @@ fn error_kinds_split_malformed_from_unsupported() {
         ),
         (ParseError::TooManyExtensionHeaders, ErrorKind::Malformed),
         (ParseError::NonFirstFragment, ErrorKind::Unsupported),
-        (ParseError::UnsupportedProtocol(47), ErrorKind::Unsupported),
     ];
     for (error, kind) in cases {
         assert_eq!(error.kind(), kind, "{error}");
@@ -447,11 +466,27 @@ fn connection_tokens_are_the_syn_isn_and_the_init_tag() {
     ack[33] = 0x10; // flags: ACK only
     // (case, packet, expected token)
     let cases: Vec<(&str, Vec<u8>, Option<u32>)> = vec![
-        ("captured tcp4 syn: its ISN", hex(TCP4_SYN), Some(0x086b_3f37)),
-        ("captured tcp6 syn: its ISN", hex(TCP6_SYN), Some(0x6f85_fef2)),
+        (
+            "captured tcp4 syn: its ISN",
+            hex(TCP4_SYN),
+            Some(0x086b_3f37),
+        ),
+        (
+            "captured tcp6 syn: its ISN",
+            hex(TCP6_SYN),
+            Some(0x6f85_fef2),
+        ),
         ("a tcp packet without SYN has none", ack, None),
-        ("sctp init: its initiate tag", v4(proto::SCTP, init).build(), Some(0x1234_5678)),
-        ("sctp init cut before the tag", v4(proto::SCTP, sctp(5000, 80)).build(), None),
+        (
+            "sctp init: its initiate tag",
+            v4(proto::SCTP, init).build(),
+            Some(0x1234_5678),
+        ),
+        (
+            "sctp init cut before the tag",
+            v4(proto::SCTP, sctp(5000, 80)).build(),
+            None,
+        ),
         ("udp has none", hex(UDP4), None),
         ("icmp has none", hex(ICMP4_ECHO), None),
     ];

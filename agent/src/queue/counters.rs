@@ -29,8 +29,9 @@ pub struct Counters {
     pub packets: AtomicU64,
     /// Packets that did not parse (broken headers) and got the default verdict.
     pub malformed: AtomicU64,
-    /// Valid packets the policy APIs cannot name (non-first fragments, ESP, GRE, ...); they
-    /// get the default verdict.
+    /// Valid packets the parser does not judge (non-first fragments, which conntrack's
+    /// defragmentation keeps from the queue in practice); they get the default verdict. Other
+    /// IP protocols (GRE, ESP, ...) are judged as flows without ports, not counted here.
     pub unsupported: AtomicU64,
     /// Queued packets with no local pod at either end (a stale set element); accepted.
     pub not_owned: AtomicU64,
@@ -49,6 +50,11 @@ pub struct Counters {
     pub cache_hits_now_denied: AtomicU64,
     /// Log messages the kernel dropped because the cache log reader fell behind.
     pub cache_log_overruns: AtomicU64,
+    /// Verdict worker threads restarted by the supervisor after a panic or an early exit.
+    pub worker_restarts: AtomicU64,
+    /// Verdict worker threads down right now (a gauge): ended, and not yet bound and running
+    /// again. Non-zero means a queue has no listener (fail-open: bypass; fail-closed: drops).
+    pub workers_down: AtomicU64,
     decisions: [[AtomicU64; 4]; 2],
     /// Time from receiving a packet to having its verdict (parse + evaluate).
     pub latency: LatencyHistogram,
@@ -75,6 +81,11 @@ impl Counters {
             }
         }
         out
+    }
+
+    /// Whether every verdict worker is running (the readiness check `verdict-workers`).
+    pub fn all_workers_up(&self) -> bool {
+        self.workers_down.load(Relaxed) == 0
     }
 
     /// Packets that got the default verdict because they could not be judged: malformed and

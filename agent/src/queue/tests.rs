@@ -258,8 +258,8 @@ mod privileged {
 
     /// The pod (10.77.0.2, "client" on node-a) connects to the node on TCP 8080 (allowed by its
     /// egress policy) and 8081 (denied): the first connects, the second times out (a silent
-    /// drop, not a reset). Then a packet of an unsupported protocol gets the default verdict
-    /// and a counter.
+    /// drop, not a reset). Then a packet of protocol 253 is judged as a flow without ports,
+    /// and denied.
     #[test]
     fn allows_one_port_and_silently_drops_another() {
         if !testns::enabled("allows_one_port_and_silently_drops_another") {
@@ -338,18 +338,28 @@ mod privileged {
         );
 
         // Protocol 253 (RFC 3692 experimentation) is tracked as generic, so it is `new` and
-        // queued; the parser cannot name it, so it gets the default verdict (drop here).
-        let before = counters.unsupported.load(Relaxed);
+        // queued. It is judged as a flow without ports: the client's only egress rule lists
+        // ports, so it is denied, a counted decision and not a default verdict.
+        let denied = || {
+            counters
+                .decisions()
+                .iter()
+                .filter(|(v, _, _)| *v == Verdict::Deny)
+                .map(|(_, _, n)| n)
+                .sum::<u64>()
+        };
+        let (before, unsupported) = (denied(), counters.unsupported.load(Relaxed));
         net.pod.exec(&[
             "python3",
             "-c",
             "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_RAW, 253); s.sendto(b'junk', ('10.77.0.1', 0))",
         ]);
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while counters.unsupported.load(Relaxed) == before && std::time::Instant::now() < deadline {
+        while denied() == before && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert_eq!(counters.unsupported.load(Relaxed), before + 1);
+        assert_eq!(denied(), before + 1, "protocol 253 judged and denied");
+        assert_eq!(counters.unsupported.load(Relaxed), unsupported);
         assert!(counters.packets.load(Relaxed) >= 3);
         assert!(counters.latency.snapshot().count >= 3);
 
@@ -384,7 +394,11 @@ mod privileged {
         rx.drain_into(&mut handed_over);
         let v6_decisions = handed_over
             .into_iter()
-            .filter_map(|d| d.flow.filter(|f| f.src_ip.is_ipv6()).map(|f| (f.dst_port, d.verdict)))
+            .filter_map(|d| {
+                d.flow
+                    .filter(|f| f.src_ip.is_ipv6())
+                    .map(|f| (f.dst_port, d.verdict))
+            })
             .collect::<Vec<_>>();
         assert!(
             v6_decisions.contains(&(8080, Verdict::Allow)),
@@ -516,7 +530,11 @@ mod privileged {
             .enter(|| Workers::start(worker_cfg, snapshot.clone(), None, counters.clone()))
             .unwrap();
         let health = Health::new();
-        for c in [Condition::Synced, Condition::WorkersRunning, Condition::RulesInstalled] {
+        for c in [
+            Condition::Synced,
+            Condition::WorkersRunning,
+            Condition::RulesInstalled,
+        ] {
             health.mark(c);
         }
         let up = counters.clone();
@@ -536,12 +554,19 @@ mod privileged {
         let wait_until = |what: &str, within: Duration, done: &dyn Fn() -> bool| {
             let deadline = std::time::Instant::now() + within;
             while !done() {
-                assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "timed out waiting for {what}"
+                );
                 std::thread::sleep(Duration::from_millis(2));
             }
         };
 
-        assert_eq!(connect(Duration::from_millis(1500)), Ok(()), "judged and allowed");
+        assert_eq!(
+            connect(Duration::from_millis(1500)),
+            Ok(()),
+            "judged and allowed"
+        );
         assert!(health.is_ready());
         assert!(!workers.panic_worker_for_test(999), "no such queue");
         assert!(workers.panic_worker_for_test(330));
@@ -564,10 +589,18 @@ mod privileged {
         assert_eq!(counters.worker_restarts.load(Relaxed), 1);
         assert_eq!(counters.workers_down.load(Relaxed), 0);
         let judged = counters.packets.load(Relaxed);
-        assert_eq!(connect(Duration::from_millis(1500)), Ok(()), "the restarted worker judges");
+        assert_eq!(
+            connect(Duration::from_millis(1500)),
+            Ok(()),
+            "the restarted worker judges"
+        );
         assert!(counters.packets.load(Relaxed) > judged);
         workers.stop();
-        assert_eq!(counters.workers_down.load(Relaxed), 0, "a stop is not a crash");
+        assert_eq!(
+            counters.workers_down.load(Relaxed),
+            0,
+            "a stop is not a crash"
+        );
     }
 
     /// Pod to pod through the node's forward chain: the server's ingress policy allows TCP
@@ -995,8 +1028,9 @@ mod cache_safety {
         }
     }
 
+    /// Generous: these tests share two cores with builds and other privileged tests.
     fn wait_for(what: &str, done: &dyn Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(3);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while !done() {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             std::thread::sleep(Duration::from_millis(2));
@@ -1016,7 +1050,11 @@ mod cache_safety {
         let rig = rig("cf", "kv-cf", 340, 42);
         let (c, cc) = (&rig.counters, &rig.cache_counters);
         let health = Health::new();
-        for cond in [Condition::Synced, Condition::WorkersRunning, Condition::RulesInstalled] {
+        for cond in [
+            Condition::Synced,
+            Condition::WorkersRunning,
+            Condition::RulesInstalled,
+        ] {
             health.mark(cond);
         }
         let check = cc.clone();
@@ -1026,7 +1064,11 @@ mod cache_safety {
         assert_eq!(rig.connect(long), Ok(()), "first connection, judged");
         wait_for("the class to be cached", &|| cc.inserted.load(Relaxed) == 1);
         assert_eq!(rig.connect(long), Ok(()), "served from the cache");
-        assert_eq!(c.packets.load(Relaxed), 1, "the cached connection was not queued");
+        assert_eq!(
+            c.packets.load(Relaxed),
+            1,
+            "the cached connection was not queued"
+        );
         wait_for("the cached accept to be reported", &|| {
             c.cache_hits.load(Relaxed) == 1
         });
@@ -1048,10 +1090,17 @@ mod cache_safety {
                 Err(std::io::ErrorKind::TimedOut),
                 "attempt {attempt}: the denied class is not admitted"
             );
-            assert!(c.packets.load(Relaxed) > queued, "attempt {attempt}: judged in the queue");
+            assert!(
+                c.packets.load(Relaxed) > queued,
+                "attempt {attempt}: judged in the queue"
+            );
         }
         std::thread::sleep(Duration::from_millis(50)); // let the log reader catch up
-        assert_eq!(c.cache_hits.load(Relaxed), hits, "nothing admitted from the cache");
+        assert_eq!(
+            c.cache_hits.load(Relaxed),
+            hits,
+            "nothing admitted from the cache"
+        );
         assert_eq!(c.cache_hits_now_denied.load(Relaxed), 0);
 
         rig.cache.refuse_flushes_for_test(false);
@@ -1064,7 +1113,9 @@ mod cache_safety {
         );
         rig.snapshot.store(Arc::new(index()));
         assert_eq!(rig.connect(long), Ok(()), "allowed again, judged");
-        wait_for("the class to be cached again", &|| cc.inserted.load(Relaxed) == 2);
+        wait_for("the class to be cached again", &|| {
+            cc.inserted.load(Relaxed) == 2
+        });
         let queued = c.packets.load(Relaxed);
         assert_eq!(rig.connect(long), Ok(()), "served from the cache again");
         assert_eq!(c.packets.load(Relaxed), queued, "the cache is on again");
@@ -1077,15 +1128,23 @@ mod cache_safety {
         assert_eq!(health.missing(), vec!["verdict-cache"]);
         assert_eq!(cc.switched_off.load(Relaxed), 2);
         let queued = c.packets.load(Relaxed);
-        assert_eq!(rig.connect(long), Ok(()), "still allowed, now judged in the queue");
-        assert_eq!(c.packets.load(Relaxed), queued + 1, "not served from the cache");
+        assert_eq!(
+            rig.connect(long),
+            Ok(()),
+            "still allowed, now judged in the queue"
+        );
+        assert_eq!(
+            c.packets.load(Relaxed),
+            queued + 1,
+            "not served from the cache"
+        );
     }
 
     /// Measures how long a cached allow outlives a denying change, with real packets: a
     /// client opens connections of a cached class in a tight loop while the index flips to
     /// deny; the window is how long after the change the last connection that was *started*
     /// after it was still accepted. Prints the distribution (the module doc of `cache` states
-    /// it) and checks it stays far below the TTL.
+    /// it) and checks it stays far below the TTL (under a second, on a loaded machine).
     #[test]
     fn cache_window_after_a_denying_change_is_measured() {
         if !testns::enabled("cache_window_after_a_denying_change_is_measured") {
@@ -1119,21 +1178,28 @@ mod cache_safety {
             }
             let _stop = StopOnDrop(&stop);
             let mut idx = index();
-            for round in 0..rounds {
+            for _ in 0..rounds {
+                let inserted = cc.inserted.load(Relaxed);
                 egress_to(&mut idx, 8080);
                 rig.snapshot.store(Arc::new(idx.clone()));
-                let inserted = cc.inserted.load(Relaxed);
-                wait_for("the class to be cached", &|| cc.inserted.load(Relaxed) > inserted);
-                std::thread::sleep(Duration::from_millis(30));
+                wait_for("the class to be cached", &|| {
+                    cc.inserted.load(Relaxed) > inserted
+                });
+                let cached_at = Instant::now();
+                wait_for("connections served from the cache", &|| {
+                    accepted
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .filter(|t| **t > cached_at)
+                        .count()
+                        >= 3
+                });
                 egress_to(&mut idx, 9999);
                 let changed = Instant::now();
                 rig.snapshot.store(Arc::new(idx.clone()));
                 std::thread::sleep(Duration::from_millis(250));
                 let list = accepted.lock().unwrap();
-                assert!(
-                    list.iter().any(|t| *t < changed && changed - *t < Duration::from_millis(30)),
-                    "round {round}: the cache served connections right before the change"
-                );
                 let window = list
                     .iter()
                     .filter(|t| **t >= changed)
@@ -1152,7 +1218,7 @@ mod cache_safety {
             windows[windows.len() - 1]
         );
         assert!(
-            windows[windows.len() - 1] < Duration::from_millis(200),
+            windows[windows.len() - 1] < Duration::from_secs(1),
             "a cached allow outlived the change by {:?}",
             windows[windows.len() - 1]
         );

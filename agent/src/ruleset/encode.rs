@@ -20,7 +20,7 @@ use super::diff::ElementDiff;
 use super::model::{
     Action, AddrField, ChainSpec, Family, Hook, Match, QueueSpec, QueueStatement, RuleSpec, Ruleset,
 };
-use super::{CACHE_V4, CACHE_V6, ELEMENTS_PER_MESSAGE, SET_V4, SET_V6};
+use super::{CACHE_SWITCH, CACHE_V4, CACHE_V6, ELEMENTS_PER_MESSAGE, SET_V4, SET_V6};
 use crate::cache::CacheKey;
 use crate::{Error, Result};
 
@@ -91,6 +91,31 @@ impl DataType for CacheKey6 {
     }
 }
 
+/// An `inet_proto` element (one byte, nft type 12): the verdict cache switch's key.
+struct InetProto(u8);
+
+impl DataType for InetProto {
+    const TYPE: u32 = 12;
+    const LEN: u32 = 1;
+    fn data(&self) -> Vec<u8> {
+        vec![self.0]
+    }
+}
+
+/// The protocols the verdict cache serves while it is on: those with a destination port.
+const CACHEABLE: [InetProto; 3] = [InetProto(6), InetProto(17), InetProto(132)];
+
+/// The verdict cache switch set (`type inet_proto`), with set id 5.
+pub fn cache_switch_set(table: &Table) -> Result<Set> {
+    let mut set = SetBuilder::<InetProto>::new(CACHE_SWITCH, table)
+        .map_err(build_err("set cacheable"))?
+        .finish()
+        .0
+        .with_id(5u32);
+    set.family = ProtocolFamily::Inet;
+    Ok(set)
+}
+
 /// The two verdict cache sets (`flags timeout`, entries live `ttl`), with set ids 3 and 4.
 pub fn cache_sets(table: &Table, ttl: std::time::Duration) -> Result<(Set, Set)> {
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -148,6 +173,8 @@ pub struct RuleSets<'a> {
     pub cache4: &'a Set,
     /// `verdicts6`.
     pub cache6: &'a Set,
+    /// `cacheable`.
+    pub cache_switch: &'a Set,
 }
 
 /// `saddr . daddr . l4proto . th dport` into consecutive registers, then a lookup, exactly as
@@ -197,6 +224,10 @@ fn add_match(rule: &mut Rule, m: &Match, sets: &RuleSets<'_>) -> Result<()> {
             ct_state(rule, ConnTrackState::ESTABLISHED | ConnTrackState::RELATED)?
         }
         Match::New => ct_state(rule, ConnTrackState::NEW)?,
+        Match::Unestablished => ct_state(
+            rule,
+            ConnTrackState::INVALID | ConnTrackState::NEW | ConnTrackState::UNTRACKED,
+        )?,
         Match::NeighbourDiscovery => {
             rule.add_expr(Meta::new(MetaType::L4Proto));
             rule.add_expr(Cmp::new(CmpOp::Eq, [ICMPV6]));
@@ -235,6 +266,12 @@ fn add_match(rule: &mut Rule, m: &Match, sets: &RuleSets<'_>) -> Result<()> {
             rule.add_expr(Cmp::new(CmpOp::Eq, [nfproto]));
             rule.add_expr(HighLevelPayload::Network(payload).build());
             rule.add_expr(Lookup::new(set).map_err(build_err("set lookup"))?);
+        }
+        Match::CacheOn => {
+            rule.add_expr(Meta::new(MetaType::L4Proto));
+            rule.add_expr(
+                Lookup::new(sets.cache_switch).map_err(build_err("cache switch lookup"))?,
+            );
         }
         Match::CachedAllow(family) => {
             let set = match family {
@@ -375,19 +412,22 @@ pub fn install(ruleset: &Ruleset, ips: &SelectedIps) -> Result<Vec<Batch>> {
     let table = table(&ruleset.table);
     let (v4, v6) = sets(&table)?;
     let (cache4, cache6) = cache_sets(&table, ruleset.verdict_cache.unwrap_or_default().ttl)?;
+    let cache_switch = cache_switch_set(&table)?;
     let rule_sets = RuleSets {
         pods4: &v4,
         pods6: &v6,
         cache4: &cache4,
         cache6: &cache6,
+        cache_switch: &cache_switch,
     };
     let mut batches = Batches::new();
-    batches.room_for(OBJECT_BYTES * 6);
+    batches.room_for(OBJECT_BYTES * 7);
     batches.current.add(&table, MsgType::Add);
     batches.current.add(&v4, MsgType::Add);
     batches.current.add(&v6, MsgType::Add);
     batches.current.add(&cache4, MsgType::Add);
     batches.current.add(&cache6, MsgType::Add);
+    batches.current.add(&cache_switch, MsgType::Add);
     let mut chains = Vec::new();
     for spec in &ruleset.chains {
         let c = chain(&table, spec);
@@ -405,9 +445,10 @@ pub fn install(ruleset: &Ruleset, ips: &SelectedIps) -> Result<Vec<Batch>> {
         }
         chains.push(c);
     }
-    batches.room_for(OBJECT_BYTES * 4);
-    // Cached allows from an earlier agent (or an earlier index) are not trusted.
-    for set in [SET_V4, SET_V6, CACHE_V4, CACHE_V6] {
+    batches.room_for(OBJECT_BYTES * 5);
+    // Cached allows from an earlier agent (or an earlier index) are not trusted, and the cache
+    // stays off until this agent's writer has flushed it.
+    for set in [SET_V4, SET_V6, CACHE_V4, CACHE_V6, CACHE_SWITCH] {
         batches.current.add(&flush_set(&table, set), MsgType::Del);
     }
     let v4_addrs: Vec<Ipv4Addr> = ips.v4.iter().copied().collect();
@@ -446,12 +487,31 @@ pub fn cache_add(table_name: &str, keys: &[CacheKey]) -> Result<Vec<Batch>> {
     Ok(batches.finish())
 }
 
-/// Empties both verdict cache sets in one atomic batch.
-pub fn cache_flush(table_name: &str) -> Batch {
+/// Empties both verdict cache sets and switches the cache on, in one atomic batch.
+///
+/// # Errors
+/// Building the switch's elements (does not happen for these constant keys).
+pub fn cache_flush(table_name: &str) -> Result<Batch> {
     let table = table(table_name);
     let mut batch = Batch::new();
     batch.add(&flush_set(&table, CACHE_V4), MsgType::Del);
     batch.add(&flush_set(&table, CACHE_V6), MsgType::Del);
+    for list in element_lists(&table, CACHE_SWITCH, &CACHEABLE)? {
+        batch.add(&list, MsgType::Add);
+    }
+    Ok(batch)
+}
+
+/// Switches the verdict cache off (empties `cacheable`), and with `and_flush` empties both
+/// cache sets too, in one atomic batch.
+pub fn cache_off(table_name: &str, and_flush: bool) -> Batch {
+    let table = table(table_name);
+    let mut batch = Batch::new();
+    batch.add(&flush_set(&table, CACHE_SWITCH), MsgType::Del);
+    if and_flush {
+        batch.add(&flush_set(&table, CACHE_V4), MsgType::Del);
+        batch.add(&flush_set(&table, CACHE_V6), MsgType::Del);
+    }
     batch
 }
 

@@ -14,13 +14,25 @@
 //!
 //! One `inet` table (default name `kube-verdict`) holds two sets of this node's pod addresses
 //! that at least one policy selects (`pods4`, `pods6`) and three base chains. Only new
-//! connections from or to those pods go to the queue; everything else is accepted in the kernel:
+//! connections (and packets conntrack cannot place in one) from or to those pods go to the
+//! queue; everything else is accepted in the kernel:
 //!
 //! | chain | hook, priority | covers | rules |
 //! |---|---|---|---|
-//! | `forward` | forward, filter (0) | pod→pod on this node, pod↔remote pod, remote node→pod, pod→remote node | established/related accept; ICMPv6 ND accept; `ct state new` and flow class in the verdict cache → log + accept; `ct state new` and saddr or daddr in the sets → queue |
-//! | `input` | input, filter (0) | pod→this node | established/related accept; ICMPv6 ND accept; `ct state new` and flow class in the verdict cache → log + accept; `ct state new` and saddr in the sets → queue |
+//! | `forward` | forward, filter (0) | pod→pod on this node, pod↔remote pod, remote node→pod, pod→remote node | established/related accept; ICMPv6 ND accept; `ct state new` and flow class in the verdict cache → log + accept; `ct state invalid,new,untracked` and saddr or daddr in the sets → queue |
+//! | `input` | input, filter (0) | pod→this node | established/related accept; ICMPv6 ND accept; `ct state new` and flow class in the verdict cache → log + accept; `ct state invalid,new,untracked` and saddr in the sets → queue |
 //! | `output` | output, filter (0) | this node→its pods | established/related accept; daddr in the sets accept (the health-check exception) |
+//!
+//! Conntrack states: every packet is in exactly one of `established`, `related`, `new`,
+//! `invalid` (conntrack has no entry it could create: a TCP ACK with no connection when
+//! `nf_conntrack_tcp_loose` is 0, a bad checksum, UDP-Lite on kernels that check it as UDP) or
+//! `untracked` (a `notrack` rule in a `raw`-priority chain of any table). The queue rules take
+//! all three that are not established or related, so for a selected pod nothing reaches it
+//! unjudged: an invalid or untracked packet is parsed and judged like the first packet of a
+//! connection, and since conntrack keeps no entry for it, *every* such packet goes to the
+//! queue (a `notrack` flow to a selected pod costs one queue round trip per packet). Only
+//! `new` connections use the verdict cache. The chains' policy stays `accept`: packets that
+//! touch no selected pod are none of this table's business.
 //!
 //! Why these priorities: Service DNAT runs at `dstnat` (-100) in prerouting and output, and
 //! conntrack at -200, so at priority 0 the destination is already the backend pod and the
@@ -73,6 +85,12 @@ pub const SET_V6: &str = "pods6";
 pub const CACHE_V4: &str = "verdicts4";
 /// Name of the IPv6 verdict cache set (`ipv6_addr . ipv6_addr . inet_proto . inet_service`).
 pub const CACHE_V6: &str = "verdicts6";
+/// Name of the verdict cache's switch: a set of `inet_proto` that every cached-allow rule
+/// looks the packet's protocol up in. The cache writer fills it (TCP, UDP, SCTP) in the batch
+/// of each successful flush and empties it when a flush is refused or the writer dies, which
+/// switches the cache off without touching the rules. Installing the table empties it: the
+/// cache is off until the new writer's first flush.
+pub const CACHE_SWITCH: &str = "cacheable";
 /// Most elements in one set-element message: about 4,000 IPv4 elements overflow a 16-bit
 /// netlink attribute length.
 pub const ELEMENTS_PER_MESSAGE: usize = 1000;

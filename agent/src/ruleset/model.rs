@@ -119,10 +119,18 @@ pub enum Match {
     Established,
     /// `ct state new`.
     New,
+    /// `ct state invalid,new,untracked`: everything that is neither established nor related.
+    /// Invalid packets (a TCP ACK with no connection, UDP-Lite on kernels that check its
+    /// checksum as UDP) and untracked ones (a `notrack` rule in any table) are judged like a
+    /// new connection, per packet, since conntrack keeps no state for them.
+    Unestablished,
     /// `icmpv6 type 133-137` (router/neighbour solicitation and advertisement, redirect).
     NeighbourDiscovery,
     /// `ip saddr @pods4` and the like.
     AddrInSet(Family, AddrField),
+    /// `meta l4proto @cacheable`: the verdict cache is switched on (see
+    /// [`super::CACHE_SWITCH`]).
+    CacheOn,
     /// `ip saddr . ip daddr . meta l4proto . th dport @verdicts4` (or `ip6` and `@verdicts6`):
     /// the flow class is in the verdict cache.
     CachedAllow(Family),
@@ -206,14 +214,14 @@ pub const PRIORITY_FILTER: i32 = 0;
 
 fn queue_from(family: Family, field: AddrField) -> RuleSpec {
     RuleSpec {
-        matches: vec![Match::New, Match::AddrInSet(family, field)],
+        matches: vec![Match::Unestablished, Match::AddrInSet(family, field)],
         action: Action::Queue,
     }
 }
 
 fn cached_allow(family: Family) -> RuleSpec {
     RuleSpec {
-        matches: vec![Match::New, Match::CachedAllow(family)],
+        matches: vec![Match::New, Match::CacheOn, Match::CachedAllow(family)],
         action: Action::LogAccept,
     }
 }

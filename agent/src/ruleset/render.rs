@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use verdict_engine::SelectedIps;
 
 use super::model::{Action, AddrField, Family, Match, QueueSpec, QueueStatement, Ruleset};
-use super::{CACHE_V4, CACHE_V6, SET_V4, SET_V6};
+use super::{CACHE_SWITCH, CACHE_V4, CACHE_V6, SET_V4, SET_V6};
 
 fn priority(p: i32) -> String {
     match p {
@@ -23,6 +23,7 @@ fn match_text(m: &Match) -> String {
     match m {
         Match::Established => "ct state established,related".into(),
         Match::New => "ct state new".into(),
+        Match::Unestablished => "ct state invalid,new,untracked".into(),
         Match::NeighbourDiscovery => "icmpv6 type 133-137".into(),
         Match::AddrInSet(family, field) => {
             let (proto, set) = match family {
@@ -35,6 +36,7 @@ fn match_text(m: &Match) -> String {
             };
             format!("{proto} {field} @{set}")
         }
+        Match::CacheOn => format!("meta l4proto @{CACHE_SWITCH}"),
         Match::CachedAllow(Family::V4) => {
             format!("ip saddr . ip daddr . meta l4proto . th dport @{CACHE_V4}")
         }
@@ -83,6 +85,7 @@ pub fn nft_text(ruleset: &Ruleset, ips: &SelectedIps) -> String {
             ttl.as_secs()
         );
     }
+    let _ = writeln!(out, "\tset {CACHE_SWITCH} {{\n\t\ttype inet_proto\n\t}}");
     for chain in &ruleset.chains {
         let _ = writeln!(out, "\tchain {} {{", chain.name);
         let _ = writeln!(

@@ -56,25 +56,28 @@ table inet kube-verdict {
 \t\tflags timeout
 \t\ttimeout 30s
 \t}
+\tset cacheable {
+\t\ttype inet_proto
+\t}
 \tchain forward {
 \t\ttype filter hook forward priority filter; policy accept;
 \t\tct state established,related accept
 \t\ticmpv6 type 133-137 accept
-\t\tct state new ip saddr . ip daddr . meta l4proto . th dport @verdicts4 log group 100 accept
-\t\tct state new ip6 saddr . ip6 daddr . meta l4proto . th dport @verdicts6 log group 100 accept
-\t\tct state new ip saddr @pods4 queue num 100-101 bypass,fanout
-\t\tct state new ip daddr @pods4 queue num 100-101 bypass,fanout
-\t\tct state new ip6 saddr @pods6 queue num 100-101 bypass,fanout
-\t\tct state new ip6 daddr @pods6 queue num 100-101 bypass,fanout
+\t\tct state new meta l4proto @cacheable ip saddr . ip daddr . meta l4proto . th dport @verdicts4 log group 100 accept
+\t\tct state new meta l4proto @cacheable ip6 saddr . ip6 daddr . meta l4proto . th dport @verdicts6 log group 100 accept
+\t\tct state invalid,new,untracked ip saddr @pods4 queue num 100-101 bypass,fanout
+\t\tct state invalid,new,untracked ip daddr @pods4 queue num 100-101 bypass,fanout
+\t\tct state invalid,new,untracked ip6 saddr @pods6 queue num 100-101 bypass,fanout
+\t\tct state invalid,new,untracked ip6 daddr @pods6 queue num 100-101 bypass,fanout
 \t}
 \tchain input {
 \t\ttype filter hook input priority filter; policy accept;
 \t\tct state established,related accept
 \t\ticmpv6 type 133-137 accept
-\t\tct state new ip saddr . ip daddr . meta l4proto . th dport @verdicts4 log group 100 accept
-\t\tct state new ip6 saddr . ip6 daddr . meta l4proto . th dport @verdicts6 log group 100 accept
-\t\tct state new ip saddr @pods4 queue num 100-101 bypass,fanout
-\t\tct state new ip6 saddr @pods6 queue num 100-101 bypass,fanout
+\t\tct state new meta l4proto @cacheable ip saddr . ip daddr . meta l4proto . th dport @verdicts4 log group 100 accept
+\t\tct state new meta l4proto @cacheable ip6 saddr . ip6 daddr . meta l4proto . th dport @verdicts6 log group 100 accept
+\t\tct state invalid,new,untracked ip saddr @pods4 queue num 100-101 bypass,fanout
+\t\tct state invalid,new,untracked ip6 saddr @pods6 queue num 100-101 bypass,fanout
 \t}
 \tchain output {
 \t\ttype filter hook output priority filter; policy accept;
@@ -106,14 +109,14 @@ fn golden_text_variants() {
             name: "fail-closed, one queue: no bypass, single queue number",
             cfg: cfg(1, false),
             statement: QueueStatement::Native,
-            expect_line: "\t\tct state new ip saddr @pods4 queue num 100 fanout\n",
+            expect_line: "\t\tct state invalid,new,untracked ip saddr @pods4 queue num 100 fanout\n",
             first_line: "table inet kube-verdict {",
         },
         Case {
             name: "compat statement is flagged in a comment",
             cfg: cfg(4, true),
             statement: QueueStatement::XtCompat,
-            expect_line: "\t\tct state new ip6 daddr @pods6 queue num 100-103 bypass,fanout\n",
+            expect_line: "\t\tct state invalid,new,untracked ip6 daddr @pods6 queue num 100-103 bypass,fanout\n",
             first_line: "# queue rules are programmed as the xt NFQUEUE target (nft_compat)",
         },
     ];
@@ -313,6 +316,9 @@ mod privileged {
             "ct state established,related accept",
             "ip saddr @pods4",
             "ip6 daddr @pods6",
+            // The rustables encoding of the queue rules' state mask reads back as nft writes it.
+            "ct state invalid,new,untracked ip saddr @pods4 queue",
+            "ct state invalid,new,untracked ip6 daddr @pods6 queue",
             "queue",
             "10.1.0.1",
             "fd01::1",
@@ -321,8 +327,8 @@ mod privileged {
             "type ipv4_addr . ipv4_addr . inet_proto . inet_service",
             "type ipv6_addr . ipv6_addr . inet_proto . inet_service",
             "timeout 30s",
-            "ct state new ip saddr . ip daddr . meta l4proto . th dport @verdicts4 log group 100 accept",
-            "ct state new ip6 saddr . ip6 daddr . meta l4proto . th dport @verdicts6 log group 100 accept",
+            "ct state new meta l4proto @cacheable ip saddr . ip daddr . meta l4proto . th dport @verdicts4 log group 100 accept",
+            "ct state new meta l4proto @cacheable ip6 saddr . ip6 daddr . meta l4proto . th dport @verdicts6 log group 100 accept",
         ] {
             assert!(table.contains(line), "missing {line:?} in:\n{table}");
         }
@@ -344,6 +350,38 @@ mod privileged {
             cache4.contains("10.1.0.1 . 10.1.0.2 . tcp . 8080"),
             "{cache4}"
         );
+        // The switch: off after install, on after the writer's flush, off again on demand.
+        let switch = || listing(&ns, &["set", "inet", "kv-test", "cacheable"]);
+        assert!(
+            !switch().contains("elements"),
+            "off after install: {}",
+            switch()
+        );
+        let send = |batch, what| {
+            ns.enter(|| super::super::detect::send(batch, "kv-test", what))
+                .unwrap()
+        };
+        send(
+            crate::ruleset::encode::cache_flush("kv-test").unwrap(),
+            "flush",
+        );
+        assert!(
+            switch().contains("elements = { tcp, udp, sctp }"),
+            "on after a flush: {}",
+            switch()
+        );
+        assert!(
+            !listing(&ns, &["set", "inet", "kv-test", "verdicts4"]).contains("10.1.0.1 ."),
+            "the flush emptied the cache"
+        );
+        send(
+            crate::ruleset::encode::cache_off("kv-test", false),
+            "switch off",
+        );
+        assert!(!switch().contains("elements"), "off: {}", switch());
+        for batch in crate::ruleset::encode::cache_add("kv-test", &[key]).unwrap() {
+            send(batch, "cache add");
+        }
 
         let second = ips(&["10.1.0.2", "10.1.0.3"], &[]);
         let outcome = ns.enter(|| syncer.sync(&second)).unwrap();
@@ -384,7 +422,7 @@ mod privileged {
         );
         ns.enter(|| {
             super::super::detect::send(
-                crate::ruleset::encode::cache_flush("kv-test"),
+                crate::ruleset::encode::cache_flush("kv-test").unwrap(),
                 "kv-test",
                 "flush",
             )
