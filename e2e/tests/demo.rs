@@ -672,6 +672,12 @@ fn demo_refuses_with_clear_errors() {
     verdict_e2e::skip_unless_e2e!();
     let bins = bin_dir();
     let port = 29400;
+    // Something alive whose command line says verdict-demo, as a running demo's does.
+    let mut running_demo = Command::new("bash")
+        .args(["-c", "exec -a verdict-demo sleep 60"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
     let cases = [
         Refusal {
             name: "not root",
@@ -694,8 +700,8 @@ fn demo_refuses_with_clear_errors() {
             args: vec![],
             as_nobody: false,
             hold_port: None,
-            planted_pid: Some(std::process::id()),
-            want: format!("a demo is already running (pid {})", std::process::id()),
+            planted_pid: Some(running_demo.id()),
+            want: format!("a demo is already running (pid {})", running_demo.id()),
         },
         Refusal {
             name: "missing binary",
@@ -795,4 +801,6 @@ fn demo_refuses_with_clear_errors() {
             let _ = std::fs::remove_file(copy);
         }
     }
+    let _ = running_demo.kill();
+    let _ = running_demo.wait();
 }

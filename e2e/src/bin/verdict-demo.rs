@@ -287,7 +287,10 @@ fn handle_stale_demo() -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    if state.pid != std::process::id() && alive(state.pid) {
+    // Alive and a demo (not another process that got the pid since).
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", state.pid)).unwrap_or_default();
+    let a_demo = String::from_utf8_lossy(&cmdline).contains("verdict-demo");
+    if state.pid != std::process::id() && alive(state.pid) && a_demo {
         bail!(
             "a demo is already running (pid {}): stop it with Ctrl-C in its terminal, or `kill {}`",
             state.pid,
