@@ -34,6 +34,134 @@ pub enum Command {
     /// Evaluate flows against Pods, Namespaces, Nodes and policies read from files.
     #[command(after_help = SIMULATE_HELP)]
     Simulate(SimulateArgs),
+    /// Follow the agents' live decisions through the API server (or a dashboard's --url).
+    #[command(after_help = TAIL_HELP)]
+    Tail(Box<TailArgs>),
+}
+
+const TAIL_HELP: &str = "\
+The dashboard is reached through the API server's service proxy with your kubeconfig, as
+`kubectl get --raw` does: it needs `get` on services/proxy in the agent's namespace and no
+port-forward. --url talks to a dashboard directly (with --token if it requires one).
+
+Filters are the dashboard API's (a bad one is reported by name). A closed stream is resumed
+with Last-Event-ID, so -f prints every decision once.
+
+Examples:
+  kubectl verdict tail -f --action deny
+  kubectl verdict tail --namespace payments --last 50 -o wide
+  kubectl verdict tail -f --url http://10.0.0.5:8088 --policy payments/default-deny -o json
+
+Exit codes:
+  0  done (without -f)
+  1  the dashboard could not be reached or read, or an internal error
+  2  bad usage, or a filter the dashboard rejected";
+
+/// Flags of `tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// A dashboard's base URL (http://HOST:PORT), instead of the API server's service proxy.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Bearer token for a dashboard reached with --url.
+    #[arg(long, env = "VERDICT_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context (default: the current one).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// The agent Service's namespace.
+    #[arg(long, default_value = "kube-verdict-system")]
+    pub service_namespace: String,
+    /// The agent Service (`verdict-agent-<enforcer name>`).
+    #[arg(long, default_value = "verdict-agent-default")]
+    pub service: String,
+    /// The Service's dashboard port (name or number).
+    #[arg(long, default_value = "dashboard")]
+    pub service_port: String,
+
+    /// Only decisions with a pod in this namespace at either end.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Only decisions with this pod (NS/NAME or NAME) at either end.
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// Only decisions made on this node.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// allow or deny.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only decisions that judged this direction: ingress or egress.
+    #[arg(long)]
+    pub direction: Option<String>,
+    /// The deciding tier: anp, np, banp or default.
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// Only decisions that name this policy (NS/NAME or NAME): deciding, isolating or passing.
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// The source: NS/POD, NS/WORKLOAD, node/NAME or an address.
+    #[arg(long)]
+    pub src: Option<String>,
+    /// The destination, the same way.
+    #[arg(long)]
+    pub dst: Option<String>,
+    /// The destination port.
+    #[arg(long)]
+    pub port: Option<String>,
+    /// tcp, udp, sctp or icmp.
+    #[arg(long)]
+    pub protocol: Option<String>,
+
+    /// Start this far back (30s, 5m, 1h) or at this time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Start with the last N matching decisions (at most 10000).
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Keep following new decisions.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// compact (one line, with the policy and rule), wide (plus the explanation) or json
+    /// (one event per line).
+    #[arg(short = 'o', long = "output", value_enum, default_value = "compact")]
+    pub output: TailFormat,
+}
+
+/// `tail -o` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TailFormat {
+    /// One line per decision, naming the policy and rule.
+    Compact,
+    /// The compact line, source, hold time, generation, trace id and the explanation.
+    Wide,
+    /// The API's JSON event, one per line.
+    Json,
+}
+
+impl TailArgs {
+    /// The filters given, as the API's query parameters.
+    pub fn filters(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("namespace", &self.namespace),
+            ("pod", &self.pod),
+            ("node", &self.node),
+            ("action", &self.action),
+            ("direction", &self.direction),
+            ("tier", &self.tier),
+            ("policy", &self.policy),
+            ("src", &self.src),
+            ("dst", &self.dst),
+            ("port", &self.port),
+            ("protocol", &self.protocol),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
 }
 
 const SIMULATE_HELP: &str = concat!(
@@ -222,6 +350,7 @@ mod tests {
         Cli::try_parse_from(argv)
             .map(|cli| match cli.command {
                 Command::Simulate(args) => args,
+                Command::Tail(_) => unreachable!("only simulate is parsed here"),
             })
             .map_err(|e| e.kind().to_string())
     }

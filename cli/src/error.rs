@@ -117,13 +117,30 @@ pub enum Error {
     /// Serializing the JSON output failed (a bug).
     #[error("cannot serialize the JSON output")]
     Serialize(#[source] serde_json::Error),
+    /// `tail`: the dashboard could not be reached or read.
+    #[error("dashboard {url}")]
+    Dashboard {
+        /// Where it was looked for.
+        url: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// `tail`: the dashboard refused the request (a bad filter names the parameter).
+    #[error("the dashboard answered {status}: {message}")]
+    DashboardRejected {
+        /// The HTTP status.
+        status: u16,
+        /// The dashboard's (or API server's) message.
+        message: String,
+    },
 }
 
 impl Error {
     /// The process exit code for this error: 2 for bad input or usage, 1 for internal errors.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Output(_) | Error::Serialize(_) => EXIT_INTERNAL,
+            Error::Output(_) | Error::Serialize(_) | Error::Dashboard { .. } => EXIT_INTERNAL,
             _ => EXIT_USAGE,
         }
     }

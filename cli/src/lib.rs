@@ -21,6 +21,9 @@ pub mod objects;
 pub mod probe;
 pub mod render;
 pub mod simulate;
+pub mod sse;
+#[cfg(feature = "tail")]
+pub mod tail;
 
 use std::io::{Read, Write};
 

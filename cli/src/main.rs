@@ -22,6 +22,17 @@ fn main() -> ExitCode {
             &mut io::stdout().lock(),
             &mut io::stderr(),
         ),
+        Command::Tail(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Output)
+            .and_then(|rt| {
+                rt.block_on(verdict_cli::tail::run(
+                    args,
+                    &mut io::stdout(),
+                    &mut io::stderr(),
+                ))
+            }),
     }));
     match result {
         Err(_) => ExitCode::from(EXIT_INTERNAL),

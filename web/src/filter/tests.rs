@@ -5,7 +5,10 @@ use pretty_assertions::assert_eq;
 use super::*;
 use crate::testing::{demo_index, scenario};
 
-fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
+/// A query: `(name, value)` pairs.
+type Q<'a> = &'a [(&'a str, &'a str)];
+
+fn pairs(q: Q<'_>) -> Vec<(String, String)> {
     q.iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
@@ -17,7 +20,7 @@ fn now() -> SystemTime {
 
 #[test]
 fn bad_parameters_are_named() {
-    let cases: &[(&str, &[(&str, &str)], bool, &str)] = &[
+    let cases: &[(&str, Q<'_>, bool, &str)] = &[
         ("unknown", &[("colour", "red")], false, "colour"),
         ("repeated", &[("node", "a"), ("node", "b")], false, "node"),
         ("limit zero", &[("limit", "0")], false, "limit"),
@@ -73,7 +76,7 @@ fn filters_match_the_scenario() {
     let events = scenario(&index, SystemTime::now());
     // Flows: web→api:8080 allow, web→api:9999 deny, api→postgres:5432 allow,
     // web→postgres deny, web→metadata deny (ANP), worker→api:80 deny.
-    let cases: &[(&str, &[(&str, &str)], &[usize])] = &[
+    let cases: &[(&str, Q<'_>, &[usize])] = &[
         ("everything", &[], &[0, 1, 2, 3, 4, 5]),
         ("denies", &[("action", "deny")], &[1, 3, 4, 5]),
         ("namespace db", &[("namespace", "db")], &[2, 3]),
