@@ -48,8 +48,6 @@ pub struct DataplaneSample {
     pub decision_latency: Option<LatencySample>,
     /// New connections accepted from the kernel verdict cache.
     pub cache_hits: u64,
-    /// Of those, the ones the index had just turned to deny (accepted before the flush).
-    pub cache_hits_now_denied: u64,
     /// Flow classes added to the verdict cache.
     pub cache_inserts: u64,
     /// Times the verdict cache's log could not be delivered in full (ENOBUFS).
@@ -196,6 +194,7 @@ pub struct Metrics {
     spans: Family<OutcomeLabels, Counter>,
     span_source: Arc<std::sync::RwLock<Option<SpanSource>>>,
     cache_log_overruns: Counter,
+    cache_attribution_full: Counter,
     malformed_packets: Counter,
     queue_drops: Counter,
     dropped_decisions: Counter,
@@ -266,6 +265,13 @@ impl Metrics {
              (allow-sampling ratio), capped (per-node span cap)",
             spans.clone(),
         );
+        let cache_attribution_full = Counter::default();
+        r.register(
+            "cache_attribution_full",
+            "Allowed flow classes the telemetry could not remember (its table was full), so \
+             their cached accepts are reported without the judgement that cached them",
+            cache_attribution_full.clone(),
+        );
         let cache_log_overruns = Counter::default();
         r.register(
             "cache_log_overruns",
@@ -299,7 +305,8 @@ impl Metrics {
         let cache_hits_now_denied = Counter::default();
         r.register(
             "cache_stale_accepts",
-            "Cached accepts the index had just turned to deny, before the cache flush landed",
+            "Cached accepts whose cached judgement came from an older index than the current one \
+             (accepted between an index change and the cache flush it causes)",
             cache_hits_now_denied.clone(),
         );
         let cache_inserts = Counter::default();
@@ -406,6 +413,7 @@ impl Metrics {
             spans,
             span_source: Arc::default(),
             cache_log_overruns,
+            cache_attribution_full,
             malformed_packets,
             queue_drops,
             dropped_decisions,
@@ -492,6 +500,13 @@ impl Metrics {
     pub fn set_policy_hits_cap(&self, cap: usize) {
         self.policy_hits_cap
             .store(cap, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Records the event builder's counts: cached accepts judged on an older index than the
+    /// current one (stale), and classes it could not remember for attribution.
+    pub fn set_attribution_counts(&self, stale_cache_accepts: u64, attribution_full: u64) {
+        store(&self.cache_hits_now_denied, stale_cache_accepts);
+        store(&self.cache_attribution_full, attribution_full);
     }
 
     /// Counts events that `consumer` (`dashboard`, `spans`) did not take.
@@ -639,7 +654,6 @@ impl Metrics {
             store(&self.unsupported_packets, sample.unsupported_packets);
             store(&self.engine_panics, sample.engine_panics);
             store(&self.cache_hits, sample.cache_hits);
-            store(&self.cache_hits_now_denied, sample.cache_hits_now_denied);
             store(&self.cache_inserts, sample.cache_inserts);
             store(&self.cache_flushes, sample.cache_flushes);
         }
@@ -741,11 +755,11 @@ mod tests {
                 count: 10,
             }),
             cache_hits: 6,
-            cache_hits_now_denied: 1,
             cache_inserts: 3,
             cache_flushes: 2,
             cache_log_overruns: 4,
         }));
+        metrics.set_attribution_counts(1, 0);
         let text = scrape(&metrics).await;
         let want = [
             "verdict_index_generation 7",

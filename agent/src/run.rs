@@ -221,7 +221,7 @@ pub async fn run(config: Config) -> Result<()> {
     outcome
 }
 
-/// Logs the configuration, and says which telemetry flags are accepted but not active yet.
+/// Logs the configuration, including where decision telemetry goes.
 fn announce(config: &Config) {
     info!(
         node = %config.node_name,
@@ -470,7 +470,6 @@ fn dataplane_source(counters: Arc<Counters>, cache: Arc<CacheCounters>) -> Datap
                 count: latency.count,
             }),
             cache_hits: counters.cache_hits.load(Relaxed),
-            cache_hits_now_denied: counters.cache_hits_now_denied.load(Relaxed),
             cache_inserts: cache.inserted.load(Relaxed),
             cache_log_overruns: counters.cache_log_overruns.load(Relaxed),
             cache_flushes: cache.flushes.load(Relaxed),

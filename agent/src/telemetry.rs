@@ -79,6 +79,7 @@ pub async fn run(
         }
         let index = snapshot.load();
         let now = Instant::now();
+        let built = builder.last_seq();
         for decision in batch {
             let event = Arc::new(builder.build(decision, &index));
             metrics.observe_event(&event);
@@ -100,6 +101,10 @@ pub async fn run(
                     }
                 }
             }
+        }
+        if builder.last_seq() != built {
+            metrics
+                .set_attribution_counts(builder.stale_cache_accepts(), builder.attribution_full());
         }
     }
 }

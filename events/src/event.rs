@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use verdict_engine::{DirectionDecision, Endpoint, Flow, Index, PolicyRef, Tier, Verdict};
 
+use crate::attribution::CacheAttribution;
 use crate::decision::{DecisionSource, DefaultReason, NodeDecision};
 use crate::trace::{TraceId, TraceKey};
 
@@ -124,7 +125,12 @@ pub struct EventBuilder {
     key: TraceKey,
     node: Arc<str>,
     seq: u64,
+    cached: CacheAttribution,
+    stale_cache_accepts: u64,
 }
+
+/// Classes the builder remembers for cached accepts (the kernel cache holds at most as many).
+pub const DEFAULT_ATTRIBUTION_CAPACITY: usize = 65_536;
 
 impl EventBuilder {
     /// A builder for `node`'s events, with the cluster's trace key.
@@ -133,6 +139,8 @@ impl EventBuilder {
             key,
             node: Arc::from(node),
             seq: 0,
+            cached: CacheAttribution::new(DEFAULT_ATTRIBUTION_CAPACITY),
+            stale_cache_accepts: 0,
         }
     }
 
@@ -141,23 +149,51 @@ impl EventBuilder {
         self.seq
     }
 
+    /// Cached accepts whose judgement came from an older index than the current one: the
+    /// kernel accepted them between an index change and the cache flush it causes.
+    pub fn stale_cache_accepts(&self) -> u64 {
+        self.stale_cache_accepts
+    }
+
+    /// Classes that could not be remembered for cached accepts because the table was full.
+    pub fn attribution_full(&self) -> u64 {
+        self.cached.full()
+    }
+
     /// Builds the event for `decision`. `index` is the current index, used only for what the
     /// decision does not carry: the pods' UIDs and, for a defaulted packet, what its ends are.
+    ///
+    /// A queued allow is remembered for its flow class; a cached accept (which carries no
+    /// judgement) gets the judgement, and generation, of the queued decision that put its
+    /// class into the cache; it is never judged again.
     pub fn build(&mut self, decision: NodeDecision, index: &Index) -> DecisionEvent {
         self.seq += 1;
         let NodeDecision {
             flow,
-            judgement,
+            mut judgement,
             verdict,
             node: _,
             source,
             defaulted,
             queue,
-            generation,
+            mut generation,
             connection_token,
             received,
             hold,
         } = decision;
+        match (source, &flow, &judgement) {
+            (DecisionSource::Queue, Some(f), Some(j)) => self.cached.remember(f, generation, j),
+            (DecisionSource::Cache, Some(f), None) => {
+                if let Some((g, j)) = self.cached.lookup(f) {
+                    judgement = Some(j.clone());
+                    if *g < index.generation() {
+                        self.stale_cache_accepts += 1;
+                    }
+                    generation = *g;
+                }
+            }
+            _ => {}
+        }
         let trace_id = match &flow {
             Some(flow) => TraceId::derive(&self.key, flow, connection_token, received),
             // Nothing identifies an unparsable packet; give it a trace of its own.
@@ -243,6 +279,13 @@ fn explain(event: &DecisionEvent) -> String {
     let (Some(flow), Some(src), Some(dst)) = (&event.flow, &event.src, &event.dst) else {
         return format!("{word}.");
     };
+    if event.source == DecisionSource::Cache && event.egress.is_none() && event.ingress.is_none() {
+        return format!(
+            "{src} -> {dst} {}: {word} from the kernel verdict cache; the judgement that cached \
+             this flow class was not seen (lost at the handoff, or the attribution table was full).",
+            flow.protocol
+        );
+    }
     let (src_label, dst_label) = (src.to_string(), dst.to_string());
     let named = |label, endpoint| verdict_engine::explain::Named {
         label,

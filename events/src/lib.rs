@@ -18,6 +18,7 @@
 //! Start reading at [`NodeDecision`], then [`EventBuilder::build`] and [`trace`].
 #![forbid(unsafe_code)]
 
+pub mod attribution;
 pub mod decision;
 pub mod error;
 pub mod event;
@@ -25,6 +26,7 @@ pub mod sampler;
 pub mod spans;
 pub mod trace;
 
+pub use attribution::CacheAttribution;
 pub use decision::{DecisionSource, DefaultReason, NodeDecision};
 pub use error::{Error, Result};
 pub use event::{DecisionEvent, EventBuilder};

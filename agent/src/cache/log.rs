@@ -12,7 +12,7 @@ use verdict_engine::{Index, Verdict};
 use crate::Result;
 use crate::nflog::{LogConfig, LogListener, LoggedPacket};
 use crate::packet;
-use crate::queue::judge::{NodeDecision, judge};
+use crate::queue::judge::NodeDecision;
 use crate::queue::{Counters, DecisionSink};
 use verdict_events::DecisionSource;
 
@@ -25,9 +25,10 @@ pub struct CacheLogReader {
 impl CacheLogReader {
     /// Binds log group `group` in the current network namespace, then reads it on a thread.
     ///
-    /// Each logged packet is judged again on the current index, which is the decision that
-    /// was cached (any index change flushes the cache), counted like a queued decision and,
-    /// with `decisions`, handed to telemetry marked `cached`.
+    /// Each logged packet is counted and, with `decisions`, handed to telemetry marked
+    /// `cached`, without a judgement: the telemetry attributes it to the queued decision that
+    /// put its class into the cache, and counts it stale when that decision was judged on an
+    /// older index than the current one.
     ///
     /// # Errors
     /// When the log group cannot be bound (another process holds it, or no CAP_NET_ADMIN).
@@ -67,31 +68,24 @@ fn run(
         counters
             .cache_log_overruns
             .store(listener.overruns(), Relaxed);
-        let index = snapshot.load();
+        let generation = snapshot.load().generation();
         for logged in batch.drain(..) {
             let Ok((flow, token)) = packet::parse_first_packet(&logged.payload) else {
                 continue;
             };
-            let judgement = judge(&index, &node, &flow);
             counters.cache_hits.fetch_add(1, Relaxed);
-            if judgement.verdict == Verdict::Deny {
-                // Accepted from a cache entry that a change in the last tick made stale.
-                counters.cache_hits_now_denied.fetch_add(1, Relaxed);
-            }
-            if !judgement.owned() {
-                continue;
-            }
-            counters.count_decision(judgement.verdict, judgement.tier());
+            // No judgement here: the telemetry reports the accept with the judgement that
+            // put the class into the cache (verdict_events::CacheAttribution).
             if let Some(sink) = &decisions {
                 let decision = NodeDecision {
                     flow: Some(flow),
                     verdict: Verdict::Allow,
-                    judgement: Some(judgement),
+                    judgement: None,
                     node: node.clone(),
                     source: DecisionSource::Cache,
                     defaulted: None,
                     queue: None,
-                    generation: index.generation(),
+                    generation,
                     connection_token: token,
                     received: SystemTime::now(),
                     hold: Duration::ZERO,

@@ -786,13 +786,30 @@ mod privileged {
         let queued: Vec<_> = reported.iter().filter(|d| d.queue == Some(310)).collect();
         let cached: Vec<_> = reported.iter().filter(|d| d.queue.is_none()).collect();
         assert_eq!((queued.len(), cached.len()), (1, 3));
+        // The telemetry's event builder reports each cached accept with the judgement of
+        // the queued decision that put the class into the cache (never a new judgement).
+        let mut builder = verdict_events::EventBuilder::new(
+            "n",
+            verdict_events::TraceKey::from_cluster_id("test"),
+        );
+        let index = snapshot.load();
+        let queued_event = builder.build(queued[0].clone(), &index);
         for d in &cached {
             assert_eq!(d.flow.map(|f| f.dst_port), Some(8080));
+            assert!(d.judgement.is_none(), "the log reader does not judge");
+            let event = builder.build((*d).clone(), &index);
             assert_eq!(
-                d.judgement, queued[0].judgement,
+                (&event.egress, &event.ingress, event.generation),
+                (
+                    &queued_event.egress,
+                    &queued_event.ingress,
+                    queued_event.generation
+                ),
                 "a cached accept carries the attribution of the decision that was cached"
             );
+            assert_eq!(event.source, verdict_events::DecisionSource::Cache);
         }
+        assert_eq!(builder.stale_cache_accepts(), 0);
         let egress = queued[0]
             .judgement
             .as_ref()
