@@ -5,7 +5,9 @@
 //! - SIGKILL under a connection load: fail-open keeps new connections flowing (counted) and
 //!   established ones survive the restart; fail-closed never lets a denied connection through
 //!   (with the verdict cache on, classes allowed before the kill keep connecting from the
-//!   cache; with it off, nothing new connects at all).
+//!   cache; with it off, nothing new connects at all);
+//! - strict mode cuts a newly denied established connection, and its scan at start cuts one
+//!   that a policy applied while the agent was down denies.
 //!
 //! Needs root and the control-plane binaries; runs when `VERDICT_E2E` is set.
 
@@ -447,4 +449,42 @@ async fn strict_mode_cuts_exactly_the_newly_denied_connections() {
     let deleted = common::metric(&text, "verdict_conntrack_deleted_total");
     assert!(deleted >= 1.0, "deletions counted:\n{text}");
     eprintln!("[agent-e2e] strict mode deleted {deleted} conntrack entries");
+}
+
+/// Strict mode's scan at start: two connections established while no policy isolates the
+/// server, the server's agent killed, a policy that denies one of them applied while it is
+/// down (nothing can cut it then), the agent started again: its first scan deletes the denied
+/// connection's conntrack entry, so that connection is cut within a bounded time of the agent
+/// being ready, and the allowed one is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strict_mode_scan_at_start_cuts_what_a_change_made_while_down_denies() {
+    verdict_e2e::skip_unless_e2e!();
+    let (env, s, a, b) = setup(&["--strict-mode"]).await;
+    let to = addr(&s, 80);
+    let mut from_a = establish(&a, to);
+    let mut from_b = establish(&b, to);
+    let server_node = env.nodes[0].clone();
+    env.kill_agent(&server_node);
+    common::apply_policy(&env.client, &only_a_policy()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    echo(&mut from_b).expect("with no agent running, nothing cuts b's connection");
+    env.start_agent(&server_node, &["--strict-mode"]);
+    env.wait_ready(&server_node, Duration::from_secs(60)).await;
+    let ready = Instant::now();
+    let bound = Duration::from_secs(10);
+    while echo(&mut from_b).is_ok() {
+        assert!(
+            ready.elapsed() < bound,
+            "b's connection still works {bound:?} after the agent is ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "[agent-e2e] strict mode at start: b's connection cut within {:?} of ready",
+        ready.elapsed()
+    );
+    echo(&mut from_a).expect("a's established connection is untouched");
+    let text = env.metrics(&server_node);
+    let deleted = common::metric(&text, "verdict_conntrack_deleted_total");
+    assert!(deleted >= 1.0, "the deletion is counted:\n{text}");
 }
