@@ -207,6 +207,7 @@ pub struct Metrics {
     rejected_objects: Family<KindLabels, Counter>,
     watch_events: Family<KindLabels, Counter>,
     sync_latency: Histogram,
+    enforce_latency: Histogram,
     ruleset_sync: Histogram,
     queue_statement: Family<StatementLabels, Gauge>,
     apiserver_reachable: Gauge,
@@ -367,6 +368,14 @@ impl Metrics {
             "Time from a watch event to the snapshot that includes it",
             sync_latency.clone(),
         );
+        let enforce_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        r.register(
+            "policy_enforce_latency_seconds",
+            "Time from the first watch event of a policy or label change to its enforcement: \
+             the new index published to the verdict workers and, when the change alters the \
+             kernel's pod sets, the ruleset batch committed",
+            enforce_latency.clone(),
+        );
         let ruleset_sync = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         r.register(
             "ruleset_sync_seconds",
@@ -426,6 +435,7 @@ impl Metrics {
             rejected_objects,
             watch_events,
             sync_latency,
+            enforce_latency,
             ruleset_sync,
             queue_statement,
             apiserver_reachable,
@@ -592,6 +602,11 @@ impl Metrics {
     /// Records the delay from a watch event to its snapshot.
     pub fn observe_sync_latency(&self, d: Duration) {
         self.sync_latency.observe(d.as_secs_f64());
+    }
+
+    /// Records one policy change → enforced delay.
+    pub fn observe_enforce_latency(&self, d: Duration) {
+        self.enforce_latency.observe(d.as_secs_f64());
     }
 
     /// Records one ruleset update.

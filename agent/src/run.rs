@@ -179,6 +179,7 @@ pub async fn run(config: Config) -> Result<()> {
         sync_loop(
             syncer,
             published.selected.clone(),
+            published.enforce_pending_since.clone(),
             metrics.clone(),
             health.clone(),
         )
@@ -273,6 +274,7 @@ async fn serve(listener: tokio::net::TcpListener, router: axum::Router, what: &'
 async fn sync_loop(
     mut syncer: Syncer,
     mut selected: channel::Receiver<SelectedIps>,
+    pending_since: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     metrics: Metrics,
     health: Health,
 ) {
@@ -282,6 +284,11 @@ async fn sync_loop(
             return;
         }
         let desired = selected.borrow_and_update().clone();
+        // Taken with the set it belongs to; a later change sets it again.
+        let change_since = pending_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let started = Instant::now();
         let joined = tokio::task::spawn_blocking(move || {
             let result = syncer.sync(&desired);
@@ -296,6 +303,9 @@ async fn sync_loop(
         match result {
             Ok(outcome) => {
                 metrics.observe_ruleset_sync(started.elapsed());
+                if let Some(since) = change_since {
+                    metrics.observe_enforce_latency(since.elapsed());
+                }
                 debug!(?outcome, "ruleset synced");
                 if retry {
                     info!("ruleset update succeeded again");
@@ -311,6 +321,11 @@ async fn sync_loop(
                 health.unmark(Condition::RulesInstalled);
                 metrics.set_ready(false);
                 retry = true;
+                // Not enforced yet: the retry's commit ends this change's latency.
+                if let Some(since) = change_since {
+                    let mut pending = pending_since.lock().unwrap_or_else(|e| e.into_inner());
+                    *pending = Some(pending.map_or(since, |p| p.min(since)));
+                }
                 tokio::time::sleep(SYNC_RETRY).await;
             }
         }

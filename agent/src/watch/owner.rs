@@ -45,6 +45,9 @@ pub struct Published {
     /// The addresses of this node's pods that some policy selects, for the ruleset syncer.
     /// Updated only when they change, and only after the first sync.
     pub selected: watch::Receiver<SelectedIps>,
+    /// When the oldest watch event whose change still waits for a ruleset batch arrived; the
+    /// ruleset syncer takes it when it commits the batch, to time policy change → enforced.
+    pub enforce_pending_since: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// Starts every watcher and the owner task on `tasks`, and returns what they publish.
@@ -171,6 +174,7 @@ pub struct Owner {
     health: Health,
     dirty: bool,
     published_once: bool,
+    enforce_pending_since: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl Owner {
@@ -184,6 +188,7 @@ impl Owner {
         let snapshot = Arc::new(ArcSwap::from_pointee(Index::new()));
         let (index_tx, index) = watch::channel(None);
         let (selected_tx, selected) = watch::channel(SelectedIps::default());
+        let enforce_pending_since = Arc::new(std::sync::Mutex::new(None));
         let owner = Owner {
             mirror: Mirror::new(Index::new()),
             node_name,
@@ -195,6 +200,7 @@ impl Owner {
             health,
             dirty: false,
             published_once: false,
+            enforce_pending_since: enforce_pending_since.clone(),
         };
         (
             owner,
@@ -202,6 +208,7 @@ impl Owner {
                 snapshot,
                 index,
                 selected,
+                enforce_pending_since,
             },
         )
     }
@@ -224,7 +231,7 @@ impl Owner {
                     Err(_) => break,
                 }
             }
-            self.publish_if_due(started.elapsed());
+            self.publish_if_due(started);
             if closed {
                 break;
             }
@@ -245,7 +252,9 @@ impl Owner {
     }
 
     /// Publishes a snapshot if anything changed since the last one and every kind has synced.
-    pub fn publish_if_due(&mut self, latency: Duration) {
+    /// `started` is when the first update of this batch arrived.
+    pub fn publish_if_due(&mut self, started: tokio::time::Instant) {
+        let latency = started.elapsed();
         if !self.dirty || !self.mirror.synced(&self.kinds) {
             return;
         }
@@ -254,7 +263,7 @@ impl Owner {
         self.snapshot.store(index.clone());
         self.index_tx.send_replace(Some(index.clone()));
         let selected = index.selected_pod_ips(&self.node_name);
-        self.selected_tx.send_if_modified(|current| {
+        let needs_batch = self.selected_tx.send_if_modified(|current| {
             if *current == selected {
                 false
             } else {
@@ -262,6 +271,20 @@ impl Owner {
                 true
             }
         });
+        if !self.published_once {
+            // The first snapshot is enforced by the install, not by a change.
+        } else if needs_batch {
+            // Enforced once the syncer commits the batch for these pod sets.
+            let mut pending = self
+                .enforce_pending_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let started = started.into_std();
+            *pending = Some(pending.map_or(started, |p| p.min(started)));
+        } else {
+            // The workers read the new snapshot with their next packet: enforced now.
+            self.metrics.observe_enforce_latency(latency);
+        }
         self.metrics.set_generation(index.generation());
         for kind in &self.kinds {
             self.metrics.set_objects(*kind, self.mirror.count(*kind));
@@ -326,8 +349,71 @@ mod tests {
         );
         owner.handle(Update::Init(Kind::Namespace));
         owner.handle(Update::InitDone(Kind::Namespace));
-        owner.publish_if_due(Duration::ZERO);
+        owner.publish_if_due(tokio::time::Instant::now());
         assert!(published.index.borrow().is_none(), "pods not listed yet");
         assert!(owner.dirty, "the change is kept for later");
+    }
+
+    #[tokio::test]
+    async fn a_change_is_enforced_at_publish_or_when_its_ruleset_batch_is_due() {
+        let metrics = Metrics::new();
+        let (mut owner, published) = Owner::new(
+            "n1".into(),
+            vec![Kind::Namespace, Kind::Pod, Kind::NetworkPolicy],
+            metrics.clone(),
+            Health::new(),
+        );
+        fn object<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+            serde_json::from_value(v).unwrap()
+        }
+        for kind in [Kind::Namespace, Kind::Pod, Kind::NetworkPolicy] {
+            owner.handle(Update::Init(kind));
+            owner.handle(Update::InitDone(kind));
+        }
+        owner.handle(Update::Apply(ClusterObject::Namespace(object(
+            serde_json::json!({
+                "metadata": {"name": "x", "labels": {"team": "a"}}
+            }),
+        ))));
+        owner.handle(Update::Apply(ClusterObject::Pod(object(
+            serde_json::json!({
+                "metadata": {"name": "s", "namespace": "x", "uid": "u1"},
+                "spec": {"nodeName": "n1", "containers": []},
+                "status": {"podIP": "10.1.0.5", "podIPs": [{"ip": "10.1.0.5"}], "phase": "Running"}
+            }),
+        ))));
+        owner.publish_if_due(tokio::time::Instant::now());
+        assert!(published.index.borrow().is_some(), "first sync published");
+        let pending = || *published.enforce_pending_since.lock().unwrap();
+        assert!(
+            pending().is_none(),
+            "the first snapshot is enforced by the install"
+        );
+
+        // A policy that selects the pod changes the kernel's pod sets: enforced by a batch.
+        owner.handle(Update::Apply(ClusterObject::NetworkPolicy(object(
+            serde_json::json!({
+                "metadata": {"name": "deny", "namespace": "x"},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}
+            }),
+        ))));
+        owner.publish_if_due(tokio::time::Instant::now());
+        assert!(pending().is_some(), "waits for the ruleset batch");
+
+        // A label change that selects nothing new is enforced by the snapshot alone.
+        owner.handle(Update::Apply(ClusterObject::Namespace(object(
+            serde_json::json!({
+                "metadata": {"name": "x", "labels": {"team": "b"}}
+            }),
+        ))));
+        owner.publish_if_due(tokio::time::Instant::now());
+        assert!(
+            metrics
+                .render()
+                .lines()
+                .any(|l| l == "verdict_policy_enforce_latency_seconds_count 1"),
+            "{}",
+            metrics.render()
+        );
     }
 }
