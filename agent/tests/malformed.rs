@@ -1,11 +1,13 @@
 //! Invalid and truncated packets injected with raw sockets at a selected pod: the agent
-//! survives, counts what reaches it, applies the default verdict (fail-open: accept), and keeps
-//! enforcing policy afterwards.
+//! survives, counts what reaches it, applies the default verdict (fail-open: accept) to what it
+//! cannot parse, and keeps enforcing policy afterwards.
 //!
-//! Conntrack marks packets with broken TCP, UDP, SCTP or ICMP headers `invalid`, so they never
-//! reach the queue (only `ct state new` is queued); they are injected anyway to show the path
-//! stays healthy. Packets of protocols no policy API can name (253, GRE, ESP) are tracked as
-//! `new`, reach the queue, are counted as unsupported and get the default verdict.
+//! Conntrack marks packets with broken TCP, UDP, SCTP or ICMP headers `invalid`, and the queue
+//! rules take `invalid` packets of selected pods too, so they reach the queue: those whose
+//! header is cut short are counted as malformed and get the default verdict; the UDP datagram
+//! whose length field lies parses, and is judged. Packets of protocols no policy API can name
+//! (253, GRE, ESP) are tracked as `new` and judged as flows without ports: the server's
+//! port-less rule admits the client, so they are accepted as judged, not defaulted.
 //! Needs root and the control-plane binaries; runs when `VERDICT_E2E` is set.
 
 mod common;
@@ -26,7 +28,7 @@ def ip_header(proto, payload_len, src, dst):
                        socket.inet_aton(src), socket.inet_aton(dst))
 src = sys.argv[2]
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-sent = {'invalid': 0, 'unsupported': 0}
+sent = {'invalid': 0, 'other': 0}
 # Broken transport headers: conntrack calls these invalid.
 for proto, payload in [(6, b'\x00\x50'), (6, b'\x00\x50\x00\x50' + b'\x00' * 8 + b'\x10\x02'),
                        (17, b'\x00\x35\x00'), (17, b'\x00\x35\x00\x35\xff\xff\x00\x00'),
@@ -36,8 +38,8 @@ for proto, payload in [(6, b'\x00\x50'), (6, b'\x00\x50\x00\x50' + b'\x00' * 8 +
 # Protocols no policy can name, some with empty or one-byte payloads.
 for proto, payload in [(253, b''), (253, b'x'), (253, b'junk'), (47, b'\x00'), (50, b'')]:
     s.sendto(ip_header(proto, len(payload), src, dst) + payload, (dst, 0))
-    sent['unsupported'] += 1
-print(sent['invalid'], sent['unsupported'])
+    sent['other'] += 1
+print(sent['invalid'], sent['other'])
 "#;
 
 const RECEIVE_253: &str = r#"
@@ -55,7 +57,7 @@ print(n)
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn malformed_and_unsupported_packets_get_the_default_verdict() {
+async fn malformed_packets_get_the_default_verdict_and_other_protocols_are_judged() {
     verdict_e2e::skip_unless_e2e!();
     let env = common::Env::start("agent-malformed", 2).await;
     for ns in ["x", "y"] {
@@ -126,11 +128,6 @@ async fn malformed_and_unsupported_packets_get_the_default_verdict() {
         String::from_utf8_lossy(&injected.stderr)
     );
     let counts = String::from_utf8_lossy(&injected.stdout).to_string();
-    let unsupported_sent: f64 = counts
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap();
     let received = receiver.wait_with_output().expect("receiver output");
     let got_253: u32 = String::from_utf8_lossy(&received.stdout)
         .trim()
@@ -146,12 +143,18 @@ async fn malformed_and_unsupported_packets_get_the_default_verdict() {
     );
     assert_eq!(
         delta("verdict_unsupported_packets_total"),
-        unsupported_sent,
-        "every unsupported packet reached the queue and was counted"
+        0.0,
+        "no IP protocol is unsupported: 253, GRE and ESP are judged"
+    );
+    assert_eq!(
+        delta("verdict_malformed_packets_total"),
+        5.0,
+        "the five invalid packets with a cut transport header reached the queue (ct state \
+         invalid) and were counted"
     );
     assert_eq!(
         got_253, 3,
-        "fail-open default verdict: the three protocol-253 packets were accepted"
+        "the port-less rule admits the client: the three protocol-253 packets were accepted"
     );
     assert_eq!(
         common::http_get(&server_node.netns, common::HEALTH_ADDR, "/healthz").map(|(s, _)| s),
