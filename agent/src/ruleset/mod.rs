@@ -55,9 +55,11 @@
 //! judge a flow class *allow*, [`crate::cache`] adds it with a TTL, so later new connections of
 //! the same class are accepted in the kernel and logged to an nfnetlink_log group (read back
 //! in batches and reported like any other decision) instead of waiting for a queue round
-//! trip. Every change of the index flushes both sets, and installing or adopting the table
-//! flushes them too, so a cached allow never outlives the state that produced it by more than
-//! the cache writer's tick.
+//! trip. Every cached-allow rule also needs the packet's protocol in `cacheable`, the cache's
+//! switch, which the writer fills when a flush succeeds and empties when one is refused. Every
+//! change of the index flushes both sets, and installing or adopting the table flushes them
+//! and switches the cache off until the new writer's first flush; how long a cached allow can
+//! outlive a denying change (measured) is stated in [`crate::cache`].
 //!
 //! Start reading at [`model::Ruleset::desired`], then [`Syncer`].
 
