@@ -82,7 +82,7 @@ function Verdict({ v }) {
 function Endpoint({ e, ip, port, showPort }) {
   const node = e?.type === 'pod' ? e.node : null;
   return html`<div class="ep">
-    <div class="ep-name">${endpointLabel(e)}</div>
+    <div class="ep-name">${e?.type === 'pod' ? html`<span class="ep-ns">${e.namespace}/</span>${e.name}` : endpointLabel(e)}</div>
     <div class="ep-addr">${ip}${showPort ? `:${port}` : ''}${node ? html` <span class="ep-node">on ${node}</span>` : ''}</div>
   </div>`;
 }
@@ -113,7 +113,7 @@ function Chart({ series }) {
     if (!plot.current) {
       plot.current = new uPlot({
         width: Math.max(240, box.current.clientWidth), height: 90,
-        legend: { show: true }, cursor: { show: false },
+        legend: { show: false }, cursor: { show: false },
         scales: { x: { time: true } },
         axes: [{ size: 24, font: '11px system-ui' }, { size: 36, font: '11px system-ui' }],
         series: [{}, { label: 'allow/s', stroke: '#1a7f37', fill: 'rgba(26,127,55,.12)', width: 1.5 },
@@ -129,7 +129,10 @@ function Chart({ series }) {
     addEventListener('resize', resize);
     return () => { removeEventListener('resize', resize); plot.current?.destroy(); plot.current = null; };
   }, []);
-  return html`<div class="chart" ref=${box} aria-label="Allowed and denied decisions per second, last minute"></div>`;
+  return html`<figure class="chart-box">
+    <div class="chart" ref=${box} role="img" aria-label="Allowed and denied decisions per second, last minute"></div>
+    <figcaption class="small"><span class="allow-text">━ allowed/s</span> <span class="deny-text">━ denied/s</span>, last minute</figcaption>
+  </figure>`;
 }
 
 export function Counters({ stats, dropped }) {
@@ -294,7 +297,7 @@ export function Detail({ event: ev, config, close }) {
   if (ev.dst?.type === 'pod') tags['verdict.dst.k8s.pod.name'] = ev.dst.name;
   const search = jaeger && `${jaeger}/search?service=verdict-agent&tags=${encodeURIComponent(JSON.stringify(tags))}`;
   const panel = useRef(null);
-  useEffect(() => { panel.current?.focus(); }, [ev.id]);
+  useEffect(() => { panel.current?.focus({ preventScroll: true }); }, [ev.id]);
   return html`<aside class="detail" aria-label="Decision detail" tabindex="-1" ref=${panel}>
     <div class="detail-head">
       <h2><${Verdict} v=${ev.verdict} /> ${endpointLabel(ev.src)} → ${endpointLabel(ev.dst)}</h2>
@@ -349,15 +352,19 @@ export function MapView({ filterTo }) {
       })),
     ];
     const cy = cytoscape({
-      container: box.current, elements,
-      layout: { name: 'cose', animate: false, padding: 30, nodeRepulsion: 9000, idealEdgeLength: 120 },
+      container: box.current, elements, maxZoom: 1.25, minZoom: 0.2,
+      layout: {
+        name: 'cose', animate: false, randomize: false, padding: 40, nodeDimensionsIncludeLabels: true,
+        idealEdgeLength: () => 110, nodeRepulsion: () => 40000, edgeElasticity: () => 100,
+        nestingFactor: 0.6, gravity: 0.3, numIter: 2500, componentSpacing: 120, nodeOverlap: 40,
+      },
       style: [
-        { selector: 'node', style: { label: 'data(label)', 'font-size': 11, 'background-color': '#57606a', width: 18, height: 18, 'text-valign': 'bottom', 'text-margin-y': 4 } },
-        { selector: '.group', style: { 'background-color': '#f6f8fa', 'border-color': '#d0d7de', 'border-width': 1, 'text-valign': 'top', 'font-weight': 'bold', 'font-size': 12, shape: 'round-rectangle' } },
-        { selector: 'edge', style: { label: 'data(label)', 'font-size': 10, 'curve-style': 'bezier', 'target-arrow-shape': 'triangle', width: 2, 'text-background-color': '#fff', 'text-background-opacity': 0.85, 'text-background-padding': 2 } },
-        { selector: 'edge.allow', style: { 'line-color': '#1a7f37', 'target-arrow-color': '#1a7f37' } },
-        { selector: 'edge.deny', style: { 'line-color': '#cf222e', 'target-arrow-color': '#cf222e', 'line-style': 'dashed' } },
-        { selector: 'edge.mixed', style: { 'line-color': '#bf8700', 'target-arrow-color': '#bf8700' } },
+        { selector: 'node', style: { label: 'data(label)', 'font-size': 12, 'background-color': '#57606a', width: 16, height: 16, 'text-valign': 'bottom', 'text-margin-y': 4, color: '#1f2328' } },
+        { selector: '.group', style: { 'background-color': '#f6f8fa', 'border-color': '#8c959f', 'border-width': 1, 'text-valign': 'top', 'text-halign': 'center', 'font-weight': 'bold', 'font-size': 13, shape: 'round-rectangle', padding: 24, color: '#59636e' } },
+        { selector: 'edge', style: { label: 'data(label)', 'font-size': 10, 'curve-style': 'bezier', 'control-point-step-size': 50, 'target-arrow-shape': 'triangle', width: 2.5, 'text-rotation': 'autorotate', 'text-background-color': '#fff', 'text-background-opacity': 0.9, 'text-background-padding': 2, 'text-margin-y': -8 } },
+        { selector: 'edge.allow', style: { 'line-color': '#1a7f37', 'target-arrow-color': '#1a7f37', color: '#1a7f37' } },
+        { selector: 'edge.deny', style: { 'line-color': '#cf222e', 'target-arrow-color': '#cf222e', 'line-style': 'dashed', color: '#cf222e' } },
+        { selector: 'edge.mixed', style: { 'line-color': '#bf8700', 'target-arrow-color': '#bf8700', color: '#9a6700' } },
       ],
     });
     cy.on('tap', 'edge', evt => {
@@ -377,7 +384,7 @@ export function MapView({ filterTo }) {
     ${error && html`<p class="error">${error}</p>`}
     <div class="map-canvas" ref=${box}></div>
     ${data && html`<table class="edges" aria-label="Edges">
-      <thead><tr><th>Source</th><th>Destination</th><th>Port</th><th>Allowed</th><th>Denied</th></tr></thead>
+      <thead><tr><th>Source</th><th>Destination</th><th>Port</th><th>Allowed</th><th>Denied</th><th><span class="sr-only">Filter</span></th></tr></thead>
       <tbody>${data.edges.map(e => html`<tr>
         <td>${e.source}</td><td>${e.target}</td><td>${e.protocol}/${e.port}</td>
         <td class="num">${e.allow}</td><td class="num">${e.deny}</td>
@@ -393,7 +400,7 @@ function Rules({ direction, rules }) {
   if (rules.length === 0) return html`<li class="small">${direction}: no rules (denies all ${direction})</li>`;
   return rules.map(r => html`<li class=${r.never_hit ? 'rule never' : 'rule'}>
     ${direction} rule ${r.index}${r.name ? ` "${r.name}"` : ''} (${r.action}):
-    <strong>${r.hits}</strong> hits, last ${ago(r.last_hit_unix_nano)}
+    ${' '}<strong>${r.hits}</strong> hits, last ${ago(r.last_hit_unix_nano)}
     ${r.never_hit && html` <span class="badge never-hit">never hit</span>`}
   </li>`);
 }
