@@ -83,7 +83,7 @@ function Endpoint({ e, ip, port, showPort }) {
   const node = e?.type === 'pod' ? e.node : null;
   return html`<div class="ep">
     <div class="ep-name">${e?.type === 'pod' ? html`<span class="ep-ns">${e.namespace}/</span>${e.name}` : endpointLabel(e)}</div>
-    <div class="ep-addr">${ip}${showPort ? `:${port}` : ''}${node ? html` <span class="ep-node">on ${node}</span>` : ''}</div>
+    <div class="ep-addr">${ip}${showPort ? `:${port}` : ''}${node ? html`<div class="ep-node small">on ${node}</div>` : ''}</div>
   </div>`;
 }
 

@@ -126,6 +126,9 @@ await check('the what-if answers "denied" for a port the policy does not allow',
   assert.match(answer, /TCP\/9999: DENY\. ingress: backend\/api-0 is isolated by backend\/allow-web/);
 });
 
+await page.evaluate(() => { scrollTo(0, 0); document.querySelector('aside.detail').scrollTop = 1e6; });
+assert.equal(await page.evaluate(() => document.documentElement.scrollHeight <= innerHeight + 1), true,
+  'the decisions view fits 1280×800 without scrolling the page');
 await page.screenshot({ path: join(artifacts, 'dashboard-1280x800.png') });
 if (process.env.DOCS_SCREENSHOT) copyFileSync(join(artifacts, 'dashboard-1280x800.png'), process.env.DOCS_SCREENSHOT);
 
@@ -181,7 +184,10 @@ await check('a narrow window keeps the table and the detail usable', async () =>
   await narrow.waitForSelector('aside.detail');
   const width = await narrow.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 440, `no page-wide horizontal scroll (scrollWidth ${width})`);
-  await narrow.screenshot({ path: join(artifacts, 'dashboard-narrow.png'), fullPage: true });
+  await narrow.screenshot({ path: join(artifacts, 'dashboard-narrow-detail.png') });
+  await narrow.keyboard.press('Escape');
+  await narrow.waitForSelector('aside.detail', { state: 'detached' });
+  await narrow.screenshot({ path: join(artifacts, 'dashboard-narrow.png') });
   await narrow.close();
 });
 
