@@ -1,6 +1,6 @@
-//! Differential test: random clusters and random NetworkPolicy/ANP/BANP sets, judged by the
-//! indexed engine and by a deliberately naive evaluator written straight from the specs in
-//! this file (no index: every query scans every object). Both must agree on the verdict and on
+//! Differential test: random clusters and random NetworkPolicy/ANP/BANP/ClusterNetworkPolicy
+//! sets, judged by the indexed engine and by a deliberately naive evaluator written straight
+//! from the specs in this file (no index: every query scans every object). Both must agree on the verdict and on
 //! the deciding tier of each direction, for every ordered pair of addresses and every probe,
 //! before and after a round of incremental changes (relabels, deletes).
 //!
@@ -15,6 +15,13 @@
 //!   such policy allows it, else denied.
 //! * BANP tier: the first matching rule of the (single) BASELINE policy, if its subject
 //!   selects the pod.
+//! * ClusterNetworkPolicy (network-policy-api v0.3.0, `apis/v1beta1`): Admin-tier CNPs join
+//!   the ANP tier, Baseline-tier CNPs go before the BANP. Within a tier, ascending priority;
+//!   equal priorities (which upstream leaves unordered) follow the engine's documented order:
+//!   AdminNetworkPolicy before ClusterNetworkPolicy, then by name. Accept/Deny decide, Pass ends
+//!   the tier (a Baseline Pass leaves the default allow). `protocols` match TCP/UDP/SCTP by
+//!   destination port number or inclusive range, or a named container port of the
+//!   destination; a rule with protocols never matches ICMP.
 //! * Otherwise allowed. Only pods with their own network namespace are ever subjects or
 //!   pod/namespace peers; node addresses (and host-network pods, which share them) match
 //!   `nodes`, `networks` and `ipBlock` peers only.
@@ -42,8 +49,12 @@ use verdict_crds::{
     AdminNetworkPolicyRuleAction, AdminNetworkPolicySpec, AdminNetworkPolicySubject,
     BaselineAdminNetworkPolicy, BaselineAdminNetworkPolicyEgressPeer,
     BaselineAdminNetworkPolicyEgressRule, BaselineAdminNetworkPolicyIngressRule,
-    BaselineAdminNetworkPolicyRuleAction, BaselineAdminNetworkPolicySpec, NamespacedPod,
-    PortNumber, PortRange,
+    BaselineAdminNetworkPolicyRuleAction, BaselineAdminNetworkPolicySpec, ClusterNetworkPolicy,
+    ClusterNetworkPolicyEgressPeer, ClusterNetworkPolicyEgressRule,
+    ClusterNetworkPolicyIngressPeer, ClusterNetworkPolicyIngressRule, ClusterNetworkPolicyPort,
+    ClusterNetworkPolicyPortRange, ClusterNetworkPolicyProtocol, ClusterNetworkPolicyProtocolPort,
+    ClusterNetworkPolicyRuleAction, ClusterNetworkPolicySpec, ClusterNetworkPolicySubject,
+    ClusterNetworkPolicyTier, NamespacedPod, PortNumber, PortRange,
 };
 use verdict_engine::{Direction, Flow, Index, Protocol, Tier, Verdict};
 
@@ -60,6 +71,7 @@ struct Cluster {
     network_policies: Vec<NetworkPolicy>,
     admin: Vec<AdminNetworkPolicy>,
     baseline: Option<BaselineAdminNetworkPolicy>,
+    cluster: Vec<ClusterNetworkPolicy>,
 }
 
 /// The reference's answer for one direction. `decided_by` (policy name, rule index) is only
@@ -435,6 +447,107 @@ impl Cluster {
         }
     }
 
+    fn cnp_protocols_match(
+        protocols: Option<&Vec<ClusterNetworkPolicyProtocol>>,
+        dst: Peer<'_>,
+        protocol: Protocol,
+        port: u16,
+    ) -> bool {
+        let Some(protocols) = protocols else {
+            return true;
+        };
+        protocols.iter().any(|p| {
+            if let Some(name) = &p.destination_named_port {
+                return Self::named_port_matches(dst, name, protocol, port);
+            }
+            let (want, attrs) = match (&p.tcp, &p.udp, &p.sctp) {
+                (Some(a), None, None) => (Protocol::Tcp, a),
+                (None, Some(a), None) => (Protocol::Udp, a),
+                (None, None, Some(a)) => (Protocol::Sctp, a),
+                _ => panic!("generator sets exactly one protocol field"),
+            };
+            let d = attrs
+                .destination_port
+                .as_ref()
+                .expect("generator sets a port");
+            let port = i32::from(port);
+            protocol == want
+                && match (d.number, &d.range) {
+                    (Some(n), None) => n == port,
+                    (None, Some(r)) => (r.start..=r.end).contains(&port),
+                    _ => panic!("generator sets number or range"),
+                }
+        })
+    }
+
+    /// The index and action of the first rule of `cnp` in `direction` that matches.
+    fn cnp_rule(
+        &self,
+        cnp: &ClusterNetworkPolicySpec,
+        direction: Direction,
+        q: Query<'_>,
+    ) -> Option<(usize, ClusterNetworkPolicyRuleAction)> {
+        match direction {
+            Direction::Ingress => cnp
+                .ingress
+                .iter()
+                .enumerate()
+                .find(|(_, r)| {
+                    Self::cnp_protocols_match(r.protocols.as_ref(), q.dst, q.protocol, q.port)
+                        && r.from.iter().any(|p| {
+                            self.admin_peer_matches(
+                                p.namespaces.as_ref(),
+                                p.pods.as_ref(),
+                                None,
+                                &[],
+                                q.other,
+                                q.other_ip,
+                            )
+                        })
+                })
+                .map(|(i, r)| (i, r.action)),
+            Direction::Egress => cnp
+                .egress
+                .iter()
+                .enumerate()
+                .find(|(_, r)| {
+                    Self::cnp_protocols_match(r.protocols.as_ref(), q.dst, q.protocol, q.port)
+                        && r.to.iter().any(|p| {
+                            self.admin_peer_matches(
+                                p.namespaces.as_ref(),
+                                p.pods.as_ref(),
+                                p.nodes.as_ref(),
+                                &p.networks,
+                                q.other,
+                                q.other_ip,
+                            )
+                        })
+                })
+                .map(|(i, r)| (i, r.action)),
+        }
+    }
+
+    fn cnp_subject_selects(&self, subject: &ClusterNetworkPolicySubject, pod: &Pod) -> bool {
+        self.subject_selects(
+            &AdminNetworkPolicySubject {
+                namespaces: subject.namespaces.clone(),
+                pods: subject.pods.clone(),
+            },
+            pod,
+        )
+    }
+
+    /// The CNPs of `tier` whose subject selects `pod`, by (priority, name).
+    fn cnps_for(&self, tier: ClusterNetworkPolicyTier, pod: &Pod) -> Vec<&ClusterNetworkPolicy> {
+        let mut out: Vec<&ClusterNetworkPolicy> = self
+            .cluster
+            .iter()
+            .filter(|c| c.spec.tier == tier && self.cnp_subject_selects(&c.spec.subject, pod))
+            .collect();
+        out.sort_by_key(|c| (c.spec.priority, c.metadata.name.clone()));
+        out
+    }
+
     // ---- the three tiers ----
 
     /// The verdict, deciding tier and (for the admin tiers) deciding policy and rule of one
@@ -466,23 +579,51 @@ impl Cluster {
             port,
         };
 
-        let mut anps: Vec<&AdminNetworkPolicy> = self
+        // The Admin tier: ANPs and Admin-tier CNPs on one priority scale, ANPs first at equal
+        // priority, then by name.
+        enum Admin<'c> {
+            Anp(&'c AdminNetworkPolicy),
+            Cnp(&'c ClusterNetworkPolicy),
+        }
+        let mut admin: Vec<(i32, u8, String, Admin<'_>)> = self
             .admin
             .iter()
             .filter(|a| self.subject_selects(&a.spec.subject, pod))
+            .map(|a| {
+                let name = a.metadata.name.clone().unwrap_or_default();
+                (a.spec.priority, 0, name, Admin::Anp(a))
+            })
             .collect();
-        anps.sort_by_key(|a| (a.spec.priority, a.metadata.name.clone()));
+        admin.extend(
+            self.cnps_for(ClusterNetworkPolicyTier::Admin, pod)
+                .into_iter()
+                .map(|c| {
+                    let name = c.metadata.name.clone().unwrap_or_default();
+                    (c.spec.priority, 1, name, Admin::Cnp(c))
+                }),
+        );
+        admin.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
         let mut passed_by = None;
-        'admin: for anp in anps {
-            let name = anp.metadata.name.clone().unwrap_or_default();
-            let verdict = match self.admin_rule(&anp.spec, direction, query) {
-                Some((i, AdminNetworkPolicyRuleAction::Allow)) => (Verdict::Allow, i),
-                Some((i, AdminNetworkPolicyRuleAction::Deny)) => (Verdict::Deny, i),
-                Some((_, AdminNetworkPolicyRuleAction::Pass)) => {
-                    passed_by = Some(name);
-                    break 'admin;
-                }
-                None => continue,
+        'admin: for (_, _, name, policy) in admin {
+            let verdict = match policy {
+                Admin::Anp(anp) => match self.admin_rule(&anp.spec, direction, query) {
+                    Some((i, AdminNetworkPolicyRuleAction::Allow)) => (Verdict::Allow, i),
+                    Some((i, AdminNetworkPolicyRuleAction::Deny)) => (Verdict::Deny, i),
+                    Some((_, AdminNetworkPolicyRuleAction::Pass)) => {
+                        passed_by = Some(name);
+                        break 'admin;
+                    }
+                    None => continue,
+                },
+                Admin::Cnp(cnp) => match self.cnp_rule(&cnp.spec, direction, query) {
+                    Some((i, ClusterNetworkPolicyRuleAction::Accept)) => (Verdict::Allow, i),
+                    Some((i, ClusterNetworkPolicyRuleAction::Deny)) => (Verdict::Deny, i),
+                    Some((_, ClusterNetworkPolicyRuleAction::Pass)) => {
+                        passed_by = Some(name);
+                        break 'admin;
+                    }
+                    None => continue,
+                },
             };
             return Judgement {
                 decided_by: Some((name, verdict.1)),
@@ -546,6 +687,26 @@ impl Cluster {
             };
         }
 
+        // The Baseline tier: Baseline-tier CNPs by (priority, name), then the BANP.
+        for cnp in self.cnps_for(ClusterNetworkPolicyTier::Baseline, pod) {
+            let name = cnp.metadata.name.clone().unwrap_or_default();
+            let verdict = match self.cnp_rule(&cnp.spec, direction, query) {
+                Some((i, ClusterNetworkPolicyRuleAction::Accept)) => (Verdict::Allow, i),
+                Some((i, ClusterNetworkPolicyRuleAction::Deny)) => (Verdict::Deny, i),
+                Some((_, ClusterNetworkPolicyRuleAction::Pass)) => {
+                    return Judgement {
+                        passed_by: Some(name),
+                        ..Judgement::new(Verdict::Allow, Tier::Default)
+                    };
+                }
+                None => continue,
+            };
+            return Judgement {
+                decided_by: Some((name, verdict.1)),
+                passed_by,
+                ..Judgement::new(verdict.0, Tier::BaselineAdminNetworkPolicy)
+            };
+        }
         if let Some(banp) = &self.baseline
             && self.subject_selects(&banp.spec.subject, pod)
             && let Some((i, action)) = self.baseline_rule(&banp.spec, direction, query)
@@ -1081,6 +1242,126 @@ fn baseline_spec() -> impl Strategy<Value = BaselineAdminNetworkPolicySpec> {
     })
 }
 
+/// A ClusterNetworkPolicy spec: an ANP spec moved to the new API (Allow → Accept, ports →
+/// protocols) in either tier, at a small priority so same-priority ties happen. Named ports
+/// are dropped from egress rules with nodes or networks peers, which upstream's CEL rule
+/// refuses.
+fn cnp_spec() -> impl Strategy<Value = ClusterNetworkPolicySpec> {
+    (admin_spec(), any::<bool>(), 0..4i32).prop_map(|(a, admin, priority)| {
+        let act = |x| match x {
+            AdminNetworkPolicyRuleAction::Allow => ClusterNetworkPolicyRuleAction::Accept,
+            AdminNetworkPolicyRuleAction::Deny => ClusterNetworkPolicyRuleAction::Deny,
+            AdminNetworkPolicyRuleAction::Pass => ClusterNetworkPolicyRuleAction::Pass,
+        };
+        let protocols = |ports: Option<Vec<AdminNetworkPolicyPort>>, named_ok: bool| {
+            let out: Vec<ClusterNetworkPolicyProtocol> = ports?
+                .into_iter()
+                .filter(|p| named_ok || p.named_port.is_none())
+                .map(|p| {
+                    if let Some(name) = p.named_port {
+                        return ClusterNetworkPolicyProtocol {
+                            destination_named_port: Some(name),
+                            ..Default::default()
+                        };
+                    }
+                    let (protocol, port) = match (p.port_number, p.port_range) {
+                        (Some(n), _) => (
+                            n.protocol,
+                            ClusterNetworkPolicyPort {
+                                number: Some(n.port),
+                                range: None,
+                            },
+                        ),
+                        (None, Some(r)) => (
+                            r.protocol.unwrap_or_else(|| "TCP".into()),
+                            ClusterNetworkPolicyPort {
+                                number: None,
+                                range: Some(ClusterNetworkPolicyPortRange {
+                                    start: r.start,
+                                    end: r.end,
+                                }),
+                            },
+                        ),
+                        (None, None) => unreachable!("the generator sets one field"),
+                    };
+                    let attrs = Some(ClusterNetworkPolicyProtocolPort {
+                        destination_port: Some(port),
+                    });
+                    match protocol.as_str() {
+                        "UDP" => ClusterNetworkPolicyProtocol {
+                            udp: attrs,
+                            ..Default::default()
+                        },
+                        "SCTP" => ClusterNetworkPolicyProtocol {
+                            sctp: attrs,
+                            ..Default::default()
+                        },
+                        _ => ClusterNetworkPolicyProtocol {
+                            tcp: attrs,
+                            ..Default::default()
+                        },
+                    }
+                })
+                .collect();
+            (!out.is_empty()).then_some(out)
+        };
+        ClusterNetworkPolicySpec {
+            tier: if admin {
+                ClusterNetworkPolicyTier::Admin
+            } else {
+                ClusterNetworkPolicyTier::Baseline
+            },
+            priority,
+            subject: ClusterNetworkPolicySubject {
+                namespaces: a.subject.namespaces,
+                pods: a.subject.pods,
+            },
+            ingress: a
+                .ingress
+                .into_iter()
+                .map(|r| ClusterNetworkPolicyIngressRule {
+                    name: r.name,
+                    action: act(r.action),
+                    from: r
+                        .from
+                        .into_iter()
+                        .map(|p| ClusterNetworkPolicyIngressPeer {
+                            namespaces: p.namespaces,
+                            pods: p.pods,
+                        })
+                        .collect(),
+                    protocols: protocols(r.ports, true),
+                })
+                .collect(),
+            egress: a
+                .egress
+                .into_iter()
+                .map(|r| {
+                    let named_ok =
+                        r.to.iter()
+                            .all(|p| p.nodes.is_none() && p.networks.is_empty());
+                    ClusterNetworkPolicyEgressRule {
+                        name: r.name,
+                        action: act(r.action),
+                        to: r
+                            .to
+                            .into_iter()
+                            .map(|p| ClusterNetworkPolicyEgressPeer {
+                                namespaces: p.namespaces,
+                                pods: p.pods,
+                                nodes: p.nodes,
+                                networks: p.networks,
+                                domain_names: Vec::new(),
+                            })
+                            .collect(),
+                        protocols: protocols(r.ports, named_ok),
+                    }
+                })
+                .collect(),
+        }
+    })
+}
+
 /// Relabels applied after the first comparison, to exercise the index's incremental paths.
 #[derive(Clone, Debug)]
 struct Changes {
@@ -1089,6 +1370,7 @@ struct Changes {
     delete_network_policy: Option<usize>,
     delete_admin: Option<usize>,
     delete_baseline: bool,
+    delete_cluster: Option<usize>,
     /// Another pod finishes (phase Succeeded) and one is deleted outright.
     finish_pod: Option<usize>,
     delete_pod: Option<usize>,
@@ -1101,6 +1383,7 @@ fn changes() -> impl Strategy<Value = Changes> {
         prop::option::of(0..4usize),
         prop::option::of(0..4usize),
         any::<bool>(),
+        prop::option::of(0..4usize),
         prop::option::weighted(0.3, 0..6usize),
         prop::option::weighted(0.3, 0..6usize),
     )
@@ -1111,6 +1394,7 @@ fn changes() -> impl Strategy<Value = Changes> {
                 delete_network_policy,
                 delete_admin,
                 delete_baseline,
+                delete_cluster,
                 finish_pod,
                 delete_pod,
             )| {
@@ -1120,6 +1404,7 @@ fn changes() -> impl Strategy<Value = Changes> {
                     delete_network_policy,
                     delete_admin,
                     delete_baseline,
+                    delete_cluster,
                     finish_pod,
                     delete_pod,
                 }
@@ -1142,11 +1427,12 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         prop::collection::vec(network_policy(), 0..5),
         prop::collection::vec(admin_spec(), 0..4),
         prop::option::weighted(0.7, baseline_spec()),
+        prop::collection::vec(cnp_spec(), 0..4),
         any::<bool>(),
         changes(),
     )
         .prop_map(
-            |(ns_labels, zone, pods, nps, anps, banp, policies_first, changes)| {
+            |(ns_labels, zone, pods, nps, anps, banp, cnps, policies_first, changes)| {
                 let n = ns_labels.len();
                 let mut seen_priority = BTreeSet::new();
                 let cluster = Cluster {
@@ -1174,6 +1460,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                         .map(|(i, spec)| AdminNetworkPolicy::new(&format!("anp{i}"), spec))
                         .collect(),
                     baseline: banp.map(|spec| BaselineAdminNetworkPolicy::new("default", spec)),
+                    cluster: cnps
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, spec)| ClusterNetworkPolicy::new(&format!("cnp{i}"), spec))
+                        .collect(),
                 };
                 Scenario {
                     cluster,
@@ -1204,6 +1495,11 @@ fn load(index: &mut Index, cluster: &Cluster, policies_first: bool) {
             index
                 .apply_baseline_admin_network_policy(banp)
                 .expect("generated BANPs are valid");
+        }
+        for cnp in &cluster.cluster {
+            index
+                .apply_cluster_network_policy(cnp)
+                .expect("generated CNPs are valid");
         }
     };
     if policies_first {
@@ -1350,6 +1646,16 @@ fn apply_changes(index: &mut Index, cluster: &mut Cluster, changes: &Changes) {
     if changes.delete_baseline && cluster.baseline.take().is_some() {
         assert!(index.delete_baseline_admin_network_policy("default"));
     }
+    if let Some(i) = changes.delete_cluster
+        && !cluster.cluster.is_empty()
+    {
+        let cnp = cluster.cluster.remove(i % cluster.cluster.len());
+        let name = cnp.metadata.name.unwrap_or_default();
+        assert!(
+            index.delete_cluster_network_policy(&name),
+            "index knew {name}"
+        );
+    }
 }
 
 proptest! {
@@ -1490,6 +1796,7 @@ fn reference_follows_the_spec_on_known_cases() {
             network_policies: vec![deny_ingress.clone()],
             admin: row.admin,
             baseline: None,
+            cluster: Vec::new(),
         };
         let judged = cluster.judge(&row.flow, Direction::Ingress);
         assert_eq!((judged.verdict, judged.tier), row.ingress, "{}", row.name);
