@@ -1,8 +1,8 @@
 //! Differential test: random clusters and random NetworkPolicy/ANP/BANP/ClusterNetworkPolicy
 //! sets, judged by the indexed engine and by a deliberately naive evaluator written straight
-//! from the specs in this file (no index: every query scans every object). Both must agree on the verdict and on
-//! the deciding tier of each direction, for every ordered pair of addresses and every probe,
-//! before and after a round of incremental changes (relabels, deletes).
+//! from the specs in this file (no index: every query scans every object). Both must agree on
+//! the verdict and on the deciding tier of each direction, for every ordered pair of addresses
+//! and every probe, before and after a round of incremental changes (relabels, deletes).
 //!
 //! Specs followed by the naive evaluator: Kubernetes NetworkPolicy (networking.k8s.io/v1, the
 //! API reference and concepts page) and network-policy-api v0.1.7 (`apis/v1alpha1` docs):
