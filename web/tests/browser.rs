@@ -19,7 +19,10 @@ use verdict_web::{Hub, HubConfig, WebState, router};
 const JAEGER: &str = "http://jaeger.test:16686";
 
 fn npm_ci(dir: &Path) {
-    if dir.join("node_modules/playwright-core/package.json").exists() {
+    if dir
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
         return;
     }
     // The browser itself is never downloaded: playwright-core ships none, and the test
@@ -36,7 +39,9 @@ fn npm_ci(dir: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_chromium() {
     if std::env::var_os("VERDICT_E2E").is_none() && std::env::var_os("VERDICT_BROWSER").is_none() {
-        eprintln!("skipped: set VERDICT_E2E=1 or VERDICT_BROWSER=1 to drive the dashboard in Chromium");
+        eprintln!(
+            "skipped: set VERDICT_E2E=1 or VERDICT_BROWSER=1 to drive the dashboard in Chromium"
+        );
         return;
     }
     assert!(
@@ -88,5 +93,8 @@ async fn the_dashboard_in_chromium() {
         .expect("node runs");
     traffic.abort();
     eprintln!("screenshots: {}", artifacts.display());
-    assert!(status.success(), "the browser checks failed (their output is above)");
+    assert!(
+        status.success(),
+        "the browser checks failed (their output is above)"
+    );
 }
