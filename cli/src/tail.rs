@@ -300,6 +300,7 @@ pub fn short_policy(p: &PolicyRef) -> String {
         (Some(ns), _) => format!("{ns}/{}", p.name),
         (None, PolicyKind::AdminNetworkPolicy) => format!("anp/{}", p.name),
         (None, PolicyKind::BaselineAdminNetworkPolicy) => format!("banp/{}", p.name),
+        (None, PolicyKind::ClusterNetworkPolicy) => format!("cnp/{}", p.name),
         (None, kind) => format!("{kind:?}/{}", p.name),
     }
 }

@@ -395,9 +395,13 @@ export function MapView({ filterTo }) {
 
 // ---- the policies view --------------------------------------------------------------------
 
-function Rules({ direction, rules }) {
+function Rules({ direction, rules, kind }) {
   if (!rules) return null;
-  if (rules.length === 0) return html`<li class="small">${direction}: no rules (denies all ${direction})</li>`;
+  if (rules.length === 0) {
+    // Only NetworkPolicy isolation denies what no rule admits; an empty ANP list does nothing.
+    const what = kind === 'NetworkPolicy' ? `no rules: isolates, so denies all ${direction}` : 'no rules';
+    return html`<li class="small">${direction}: ${what}</li>`;
+  }
   return rules.map(r => html`<li class=${r.never_hit ? 'rule never' : 'rule'}>
     ${direction} rule ${r.index}${r.name ? ` "${r.name}"` : ''} (${r.action}):
     ${' '}<strong>${r.hits}</strong> hits, last ${ago(r.last_hit_unix_nano)}
@@ -421,12 +425,12 @@ export function PoliciesView({ filterTo }) {
       Rules that no decision has matched since the agent started are marked <span class="badge never-hit">never hit</span>.</p>
     ${data.policies.map(p => html`<article class="policy-card ${p.never_hit ? 'never' : ''}">
       <h3><code>${policyName(p.policy)}</code> <span class="kind">${p.policy.kind}${p.priority !== null && p.priority !== undefined ? ` · priority ${p.priority}` : ''}</span></h3>
-      <div><strong>${p.hits}</strong> decisions, last ${ago(p.last_hit_unix_nano)}
+      <div><strong>${p.hits}</strong> ${p.hits === 1 ? 'decision' : 'decisions'}, last ${ago(p.last_hit_unix_nano)}
         ${p.isolation_denies > 0 && html` · ${p.isolation_denies} default denies as isolating policy`}
         ${p.passes > 0 && html` · ${p.passes} passes`}
         ${p.never_hit && html` <span class="badge never-hit">never hit</span>`}
         <button type="button" class="link" onClick=${() => filterTo({ policy: p.policy.namespace ? `${p.policy.namespace}/${p.policy.name}` : p.policy.name })}>show decisions</button></div>
-      <ul class="rules"><${Rules} direction="ingress" rules=${p.ingress} /><${Rules} direction="egress" rules=${p.egress} /></ul>
+      <ul class="rules"><${Rules} direction="ingress" rules=${p.ingress} kind=${p.policy.kind} /><${Rules} direction="egress" rules=${p.egress} kind=${p.policy.kind} /></ul>
       <div class="small">selects on this node: ${p.selected_pods.length ? p.selected_pods.join(', ') : 'no pods'}</div>
     </article>`)}
   </section>`;
