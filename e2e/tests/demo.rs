@@ -4,11 +4,11 @@
 //! API, exit 0, and leave no process, network namespace, nftables table or work file behind;
 //! then a second run is stopped with Ctrl-C (SIGINT) and must leave nothing behind either.
 //!
-//! The dashboard and the decision spans are checked when the build has them: when the printed
-//! dashboard answers and serves `/api/decisions`, allows and denies with the right policy names
-//! must be there and a policy change must show up; when Jaeger knows the `verdict-agent`
-//! service, a denied and an allowed trace must be there. `VERDICT_DEMO_REQUIRE_TELEMETRY=1`
-//! turns "when the build has them" into "must".
+//! The dashboards and the decision spans too: every printed dashboard serves `/api/decisions`
+//! with allows and denies naming the right policies, a printed policy change shows there within
+//! 2 s, and Jaeger holds denied and allowed traces naming their policies, a cross-node deny with
+//! both halves. `VERDICT_DEMO_TELEMETRY_OPTIONAL=1` lets those skip, with a note, for a build of
+//! the agent older than its dashboard and spans.
 //!
 //! Cost: about 95 s measured (start ~15 s, 60 s headless, teardown ~3 s, the Ctrl-C run ~16 s;
 //! the refusal cases ~2 s), plus building the debug `verdict-agent` and `verdict-operator` into
@@ -27,8 +27,10 @@ const PORT_BASE: u16 = 19400;
 const JAEGER_PORT: u16 = 26686;
 const OTLP_PORT: u16 = 24317;
 
-fn require_telemetry() -> bool {
-    std::env::var("VERDICT_DEMO_REQUIRE_TELEMETRY").is_ok_and(|v| !v.is_empty() && v != "0")
+/// `VERDICT_DEMO_TELEMETRY_OPTIONAL=1` lets the span and dashboard checks skip (with a note)
+/// for builds of the agent older than its dashboard and spans; by default they must pass.
+fn telemetry_optional() -> bool {
+    std::env::var("VERDICT_DEMO_TELEMETRY_OPTIONAL").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 /// The directory holding this test's sibling binaries (`target/debug`), with the agent and the
@@ -384,11 +386,11 @@ fn demo_runs_headless_and_leaves_nothing_behind() {
     }
     eprintln!("killed agent pid {victim}: restarted, Ready, npe Ready 2/2 again");
 
-    // Jaeger's API answers; spans are checked when this build exports them.
+    // Jaeger's API answers and holds the agents' decision spans.
     let jaeger = &ready["jaeger"];
     let (code, services) = http_get(&format!("{jaeger}/api/services")).expect("Jaeger answers");
     assert_eq!(code, 200, "{services}");
-    let deadline = Instant::now() + Duration::from_secs(if require_telemetry() { 20 } else { 5 });
+    let deadline = Instant::now() + Duration::from_secs(if telemetry_optional() { 5 } else { 20 });
     let mut exported = false;
     while Instant::now() < deadline {
         if http_get(&format!("{jaeger}/api/services"))
@@ -471,15 +473,14 @@ fn demo_runs_headless_and_leaves_nothing_behind() {
         );
     } else {
         assert!(
-            !require_telemetry(),
+            telemetry_optional(),
             "Jaeger has no verdict-agent service: {services}"
         );
         eprintln!("NOTE: this build exports no decision spans yet; span checks skipped");
     }
 
-    // The dashboard, when this build serves it.
-    // The dashboards, when this build serves them: the printed one and each node's (a node's
-    // dashboard shows the decisions judged on that node).
+    // The dashboards: the printed one and each node's (a node's dashboard shows the decisions
+    // judged on that node).
     let mut dashboards: Vec<String> = vec![ready["dashboard"].clone()];
     dashboards.extend(nodes.iter().map(|n| n["dashboard"].clone()));
     dashboards.retain(|d| d != "off");
@@ -496,9 +497,13 @@ fn demo_runs_headless_and_leaves_nothing_behind() {
             .collect::<Vec<_>>()
             .join("\n")
     };
+    assert!(
+        telemetry_optional() || serving.len() == dashboards.len(),
+        "every dashboard serves /api/decisions: {serving:?} of {dashboards:?}"
+    );
     if serving.is_empty() {
         assert!(
-            !require_telemetry(),
+            telemetry_optional(),
             "no dashboard serves /api/decisions: {dashboards:?}"
         );
         eprintln!(
