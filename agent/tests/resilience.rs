@@ -204,7 +204,7 @@ async fn a_deny_is_a_silent_drop_and_is_counted() {
     let text = env.metrics(&env.nodes[0]);
     let denies = common::metric(
         &text,
-        "verdict_decisions_total{verdict=\"deny\",tier=\"network-policy\"}",
+        "verdict_decisions_total{action=\"deny\",direction=\"ingress\",tier=\"network-policy\",source=\"queue\"}",
     );
     assert!(
         denies >= 1.0,
