@@ -210,11 +210,8 @@ fn run(
     let mut flushed_for: Option<u64> = None;
     // Whether `cacheable` may still hold protocols while flushes fail (switching off failed).
     let mut switched_off = false;
-    // Keys added within the TTL (an upper bound of what the kernel holds), and when.
-    let mut added: HashMap<CacheKey, Instant> = HashMap::new();
-    let mut per_set = [0usize; 2];
+    let mut added = Added::new(cfg.ttl, MAX_ENTRIES_PER_SET);
     let mut fresh: Vec<CacheKey> = Vec::new();
-    let mut last_prune = Instant::now();
     while !stop.load(Relaxed) {
         if hooks.panic.swap(false, Relaxed) {
             panic!("verdict cache writer: panic requested by the test hook");
@@ -236,7 +233,6 @@ fn run(
                     counters.flushes.fetch_add(1, Relaxed);
                     flushed_for = Some(generation);
                     added.clear();
-                    per_set = [0, 0];
                     switched_off = false;
                     if counters.flush_failing.swap(false, Relaxed) {
                         info!("verdict cache flush accepted again; the cache is on");
@@ -272,31 +268,19 @@ fn run(
             }
         }
         let now = Instant::now();
-        if now.duration_since(last_prune) >= DEDUPE_WINDOW {
-            // Entries older than the TTL are gone from the kernel.
-            added.retain(|_, at| now.duration_since(*at) < cfg.ttl);
-            per_set = [0, 0];
-            for key in added.keys() {
-                per_set[set_of(key)] += 1;
-            }
-            last_prune = now;
-        }
+        added.prune(now);
         while let Some((key, judged_on)) = ring.pop() {
             if judged_on != generation {
                 counters.stale.fetch_add(1, Relaxed);
                 continue;
             }
-            match added.get(&key) {
-                Some(at) if now.duration_since(*at) < cfg.ttl.min(DEDUPE_WINDOW) => continue,
-                Some(_) => {}
-                None if per_set[set_of(&key)] >= MAX_ENTRIES_PER_SET => {
+            match added.admit(key, now) {
+                Admit::Send => fresh.push(key),
+                Admit::Recent => {}
+                Admit::Full => {
                     counters.full.fetch_add(1, Relaxed);
-                    continue;
                 }
-                None => per_set[set_of(&key)] += 1,
             }
-            added.insert(key, now);
-            fresh.push(key);
         }
         if !fresh.is_empty() {
             let result = encode::cache_add(&cfg.table, &fresh)
@@ -310,15 +294,93 @@ fn run(
                     counters.errors.fetch_add(1, Relaxed);
                     debug!(error = %e, keys = fresh.len(), "verdict cache add refused");
                     for key in &fresh {
-                        if added.remove(key).is_some() {
-                            per_set[set_of(key)] = per_set[set_of(key)].saturating_sub(1);
-                        }
+                        added.forget(key);
                     }
                 }
             }
             fresh.clear();
         }
         std::thread::sleep(cfg.tick);
+    }
+}
+
+/// What to do with one offer (see [`Added::admit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Admit {
+    /// Add it to the kernel set.
+    Send,
+    /// Added less than [`DEDUPE_WINDOW`] (and the TTL) ago: nothing to do.
+    Recent,
+    /// Its set holds the limit already: not cached.
+    Full,
+}
+
+/// The writer's bookkeeping of what it added since the last flush: each key and when, and
+/// how many per set. Pure: [`run`] does the I/O.
+#[derive(Debug)]
+struct Added {
+    ttl: Duration,
+    limit: usize,
+    at: HashMap<CacheKey, Instant>,
+    per_set: [usize; 2],
+    last_prune: Option<Instant>,
+}
+
+impl Added {
+    fn new(ttl: Duration, limit: usize) -> Added {
+        Added {
+            ttl,
+            limit,
+            at: HashMap::new(),
+            per_set: [0, 0],
+            last_prune: None,
+        }
+    }
+
+    /// After a flush: the sets are empty.
+    fn clear(&mut self) {
+        self.at.clear();
+        self.per_set = [0, 0];
+    }
+
+    /// At most once per [`DEDUPE_WINDOW`]: forgets keys older than the TTL (the kernel has
+    /// expired them).
+    fn prune(&mut self, now: Instant) {
+        if self
+            .last_prune
+            .is_some_and(|at| now.duration_since(at) < DEDUPE_WINDOW)
+        {
+            return;
+        }
+        let ttl = self.ttl;
+        self.at.retain(|_, at| now.duration_since(*at) < ttl);
+        self.per_set = [0, 0];
+        for key in self.at.keys() {
+            self.per_set[set_of(key)] += 1;
+        }
+        self.last_prune = Some(now);
+    }
+
+    /// Whether to send `key` now; records it when so.
+    fn admit(&mut self, key: CacheKey, now: Instant) -> Admit {
+        match self.at.get(&key) {
+            Some(at) if now.duration_since(*at) < self.ttl.min(DEDUPE_WINDOW) => {
+                return Admit::Recent;
+            }
+            // Already counted in its set; sending it again refreshes it.
+            Some(_) => {}
+            None if self.per_set[set_of(&key)] >= self.limit => return Admit::Full,
+            None => self.per_set[set_of(&key)] += 1,
+        }
+        self.at.insert(key, now);
+        Admit::Send
+    }
+
+    /// The kernel refused to add `key`.
+    fn forget(&mut self, key: &CacheKey) {
+        if self.at.remove(key).is_some() {
+            self.per_set[set_of(key)] = self.per_set[set_of(key)].saturating_sub(1);
+        }
     }
 }
 
@@ -335,4 +397,68 @@ fn send_all(batches: Vec<rustables::Batch>, table: &str) -> Result<(), String> {
         crate::ruleset::detect::send(batch, table, "verdict cache").map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(n: u8) -> CacheKey {
+        CacheKey::V4([10, 0, 0, n, 10, 0, 1, 1, 6, 0, 0, 0, 0, 80, 0, 0])
+    }
+
+    fn v6(n: u8) -> CacheKey {
+        let mut k = [0u8; 40];
+        k[15] = n;
+        CacheKey::V6(k)
+    }
+
+    #[test]
+    fn admission_dedupes_limits_each_set_and_frees_room_as_entries_expire() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // (step, key, at, expected) on one bookkeeping with a TTL of 5 s and 2 entries per set.
+        let steps: &[(&str, CacheKey, Instant, Admit)] = &[
+            ("first key", v4(1), ms(0), Admit::Send),
+            ("the same key at once", v4(1), ms(10), Admit::Recent),
+            ("a second key", v4(2), ms(20), Admit::Send),
+            ("a third: the v4 set is full", v4(3), ms(30), Admit::Full),
+            ("the v6 set has its own room", v6(1), ms(40), Admit::Send),
+            (
+                "a known key after the dedupe window is sent again",
+                v4(1),
+                ms(1500),
+                Admit::Send,
+            ),
+            (
+                "still full: re-sending did not free room",
+                v4(3),
+                ms(1600),
+                Admit::Full,
+            ),
+            (
+                "v4(2) expired (5 s): room again",
+                v4(3),
+                ms(6000),
+                Admit::Send,
+            ),
+        ];
+        let mut added = Added::new(Duration::from_secs(5), 2);
+        for (step, key, at, want) in steps {
+            added.prune(*at);
+            assert_eq!(added.admit(*key, *at), *want, "{step}");
+        }
+        added.forget(&v4(3));
+        assert_eq!(
+            added.admit(v4(4), ms(6001)),
+            Admit::Send,
+            "a refused add frees its slot"
+        );
+        added.clear();
+        assert_eq!(
+            added.admit(v4(1), ms(6002)),
+            Admit::Send,
+            "a flush empties both sets"
+        );
+    }
 }
