@@ -26,10 +26,11 @@ fi
 t0=$SECONDS
 echo "==> control-plane binaries (etcd, kube-apiserver, kubectl, jaeger; cached after the first build)" >&2
 "$root/e2e/k8s/build.sh" >&2
-echo "==> kube-verdict binaries ($profile: verdict-agent, verdict-operator, verdict-demo)" >&2
+echo "==> kube-verdict binaries ($profile: verdict-agent, verdict-operator, kubectl-verdict, verdict-demo)" >&2
 cargo build "${cargo_profile[@]}" --manifest-path "$root/Cargo.toml" \
   -p verdict-agent --bin verdict-agent \
   -p verdict-operator --bin verdict-operator \
+  -p verdict-cli --bin kubectl-verdict \
   -p verdict-e2e --bin verdict-demo >&2
 echo "    built in $((SECONDS - t0))s" >&2
 

@@ -887,10 +887,10 @@ async fn up(cli: &Cli, bin_dir: &Path, parts: &mut Parts) -> anyhow::Result<Urls
             } else {
                 "  (not answering yet)"
             };
-            println!("Cluster dashboard (operator):  {url}{state}");
+            println!("Cluster dashboard (operator): {url}{state}");
             first_dashboard = Some(url);
         }
-        None => println!("Cluster dashboard (operator):  not served by this build of the operator"),
+        None => println!("Cluster dashboard (operator): not served by this build of the operator"),
     }
     for (name, dashboard, metrics) in &node_lines {
         let d = match dashboard {
@@ -906,15 +906,17 @@ async fn up(cli: &Cli, bin_dir: &Path, parts: &mut Parts) -> anyhow::Result<Urls
             }
             None => "off in the enforcer".into(),
         };
-        println!("Node {name} dashboard:          {d}");
-        println!("Node {name} metrics:            http://127.0.0.1:{metrics}/metrics");
+        println!("Node {name} dashboard:        {d}");
+        println!("Node {name} metrics:          http://127.0.0.1:{metrics}/metrics");
     }
     let search = format!(
         "{jaeger_url}/api/traces?service=verdict-agent&tags=%7B%22verdict.action%22%3A%22deny%22%7D"
     );
-    println!("Jaeger (API only; no built Jaeger UI is available to this build): {jaeger_url}");
-    println!("  example search, the denied decisions: {search}");
-    println!("Kubeconfig:                    {}", kc.display());
+    println!(
+        "Jaeger query API:             {jaeger_url}  (API only: no prebuilt Jaeger UI is available)"
+    );
+    println!("  the denied decisions' traces: {search}");
+    println!("Kubeconfig:                   {}", kc.display());
     println!();
     println!("Try:");
     println!("  export KUBECONFIG={}", kc.display());
@@ -933,6 +935,15 @@ async fn up(cli: &Cli, bin_dir: &Path, parts: &mut Parts) -> anyhow::Result<Urls
             .join("changes/allow-frontend-to-database.yaml")
             .display()
     );
+    let tail = bin_dir.join("kubectl-verdict");
+    if let (true, Some((_, Some(port), _))) = (tail.is_file(), node_lines.first()) {
+        // The API server runs outside the nodes' network, so its service proxy cannot reach
+        // the agents here; the relayed dashboard can.
+        println!(
+            "  {} tail --url http://127.0.0.1:{port} --action deny -f   # node-1's denies, live",
+            tail.display()
+        );
+    }
     println!();
     println!(
         "kube-verdict demo run: netns_prefix={} pid={}",
