@@ -41,7 +41,7 @@
 //! before it judges anything. With fail-closed and `--verdict-cache-ttl 0`, nothing new is
 //! accepted while the agent is down.
 //!
-//! Start reading at [`Workers::start`], then [`judge::judge`].
+//! Start reading at [`Workers::start`], then [`judge::judge()`].
 
 pub mod counters;
 pub mod handoff;
