@@ -795,6 +795,7 @@ fn facts_of(pod: &Pod) -> PodFacts {
 }
 
 /// How a supervisor's wait ended.
+#[derive(Debug, PartialEq, Eq)]
 enum Wake {
     Deleted,
     Shutdown,
@@ -1065,15 +1066,31 @@ async fn supervise(
         ))
         .await;
         last = Some(terminated);
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            r = updates.changed() => {
-                let gone = r.is_err() || updates.borrow().as_ref().is_none_or(|p| p.metadata.deletion_timestamp.is_some());
-                if gone { finish(&shared, &api, &facts, Wake::Deleted).await; return; }
-            }
-            _ = shutdown.changed() => { finish(&shared, &api, &facts, Wake::Shutdown).await; return; }
+        if let Some(wake) = back_off(backoff, &mut updates, &mut shutdown).await {
+            finish(&shared, &api, &facts, wake).await;
+            return;
         }
         backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Waits out a restart backoff. Pod updates (our own status writes among them) do not cut it
+/// short; a deletion or a shutdown does, and is returned.
+async fn back_off(
+    duration: Duration,
+    updates: &mut watch::Receiver<Option<Pod>>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Wake> {
+    let until = tokio::time::Instant::now() + duration;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => return None,
+            r = updates.changed() => {
+                let gone = r.is_err() || updates.borrow().as_ref().is_none_or(|p| p.metadata.deletion_timestamp.is_some());
+                if gone { return Some(Wake::Deleted); }
+            }
+            _ = shutdown.changed() => return Some(Wake::Shutdown),
+        }
     }
 }
 
@@ -1139,6 +1156,41 @@ mod tests {
     use k8s_openapi::api::core::v1::{
         Capabilities, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, ObjectFieldSelector,
     };
+
+    #[tokio::test]
+    async fn backoff_outlasts_pod_updates_but_not_a_deletion() {
+        let pod = Pod::default();
+        let (tx, mut updates) = watch::channel(Some(pod.clone()));
+        let (_shutdown_tx, mut shutdown) = watch::channel(false);
+        // Status writes come back as updates every 20 ms; a 500 ms backoff still lasts 500 ms.
+        let writer = {
+            let tx = tx.clone();
+            let pod = pod.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let _ = tx.send(Some(pod.clone()));
+                }
+            })
+        };
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(
+            back_off(Duration::from_secs(2), &mut updates, &mut shutdown).await,
+            None
+        );
+        assert!(t0.elapsed() >= Duration::from_secs(2), "{:?}", t0.elapsed());
+        writer.abort();
+        // A deletion ends it at once.
+        let mut deleting = pod;
+        deleting.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+        let t1 = tokio::time::Instant::now();
+        tx.send(Some(deleting)).unwrap();
+        assert_eq!(
+            back_off(Duration::from_secs(30), &mut updates, &mut shutdown).await,
+            Some(Wake::Deleted)
+        );
+        assert!(t1.elapsed() < Duration::from_secs(1));
+    }
 
     #[test]
     fn images_map_to_binaries() {

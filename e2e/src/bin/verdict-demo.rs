@@ -749,12 +749,10 @@ async fn up(cli: &Cli, bin_dir: &Path, parts: &mut Parts) -> anyhow::Result<Urls
         ],
     )
     .await
-    .with_context(|| {
-        format!(
-            "the operator did not become ready; its logs: {}",
-            kubelet_dir.join("logs").display()
-        )
-    })?;
+    .context(
+        "the operator did not become ready (its pods' logs, stand-in-kubelet/logs/\
+         kube-verdict-system_verdict-operator-*.log, are among the kept logs)",
+    )?;
     done(t);
 
     let t =
@@ -772,12 +770,10 @@ async fn up(cli: &Cli, bin_dir: &Path, parts: &mut Parts) -> anyhow::Result<Urls
         },
     )
     .await
-    .with_context(|| {
-        format!(
-            "the agents did not become ready; their logs: {}",
-            kubelet_dir.join("logs").display()
-        )
-    })?;
+    .context(
+        "the agents did not become ready (their pods' logs, stand-in-kubelet/logs/\
+         kube-verdict-system_verdict-agent-*.log, are among the kept logs)",
+    )?;
     done(t);
 
     let t = step("examples/demo-cluster: namespaces, workload pods, policies");
@@ -1012,6 +1008,21 @@ fn preserve_logs(parts: &Parts) -> Option<PathBuf> {
             .arg(dir)
             .arg(&dest)
             .status();
+    }
+    // The pods' last words, where a failed start usually explains itself.
+    let pods_logs = std::process::Command::new("find")
+        .arg(&dest)
+        .args(["-path", "*stand-in-kubelet/logs/*.log"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for log in pods_logs.lines() {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(5).collect();
+        eprintln!("--- last lines of {log}:");
+        for line in tail.iter().rev() {
+            eprintln!("    {line}");
+        }
     }
     // etcd data is not a log.
     let _ = std::process::Command::new("find")
