@@ -143,6 +143,17 @@ struct ConsumerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KernelQueueLabels {
+    queue: u16,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    queue: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -195,6 +206,9 @@ pub struct Metrics {
     span_source: Arc<std::sync::RwLock<Option<SpanSource>>>,
     cache_log_overruns: Counter,
     cache_attribution_full: Counter,
+    kernel_queues: Arc<std::sync::RwLock<Option<(u16, u16)>>>,
+    queue_kernel_dropped: Family<KernelQueueLabels, Counter>,
+    queue_waiting: Family<QueueLabels, Gauge>,
     malformed_packets: Counter,
     queue_drops: Counter,
     dropped_decisions: Counter,
@@ -266,6 +280,21 @@ impl Metrics {
              (allow-sampling ratio), capped (per-node span cap)",
             spans.clone(),
         );
+        let queue_kernel_dropped = Family::<KernelQueueLabels, Counter>::default();
+        r.register(
+            "queue_kernel_dropped",
+            "Packets the kernel dropped before any worker saw them, from \
+             /proc/net/netfilter/nfnetlink_queue: reason=queue_full (fail-closed; with \
+             fail-open they are accepted and counted nowhere) or socket_full (the worker's socket \
+             buffer overflowed)",
+            queue_kernel_dropped.clone(),
+        );
+        let queue_waiting = Family::<QueueLabels, Gauge>::default();
+        r.register(
+            "queue_waiting",
+            "Packets waiting in each queue for a verdict, as the kernel reports it",
+            queue_waiting.clone(),
+        );
         let cache_attribution_full = Counter::default();
         r.register(
             "cache_attribution_full",
@@ -289,7 +318,8 @@ impl Metrics {
         let queue_drops = Counter::default();
         r.register(
             "queue_drops",
-            "Queued packets that could not be judged and got the default verdict",
+            "Receive errors on the queue sockets (ENOBUFS: packets the kernel dropped) and \
+             verdicts the kernel refused; see queue_kernel_dropped for the kernel's own counts",
             queue_drops.clone(),
         );
         let dropped_decisions = events_dropped
@@ -423,6 +453,9 @@ impl Metrics {
             span_source: Arc::default(),
             cache_log_overruns,
             cache_attribution_full,
+            kernel_queues: Arc::default(),
+            queue_kernel_dropped,
+            queue_waiting,
             malformed_packets,
             queue_drops,
             dropped_decisions,
@@ -604,6 +637,34 @@ impl Metrics {
         self.sync_latency.observe(d.as_secs_f64());
     }
 
+    /// Reads the kernel's counters of queues `base..base+count` at every scrape.
+    pub fn set_kernel_queues(&self, base: u16, count: u16) {
+        *self
+            .kernel_queues
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some((base, count));
+    }
+
+    fn store_kernel_queue_stats(&self, stats: &[crate::queue::kernel::QueueStats]) {
+        for q in stats {
+            for (reason, n) in [
+                ("queue_full", q.queue_dropped),
+                ("socket_full", q.user_dropped),
+            ] {
+                store(
+                    &self.queue_kernel_dropped.get_or_create(&KernelQueueLabels {
+                        queue: q.queue,
+                        reason,
+                    }),
+                    n,
+                );
+            }
+            self.queue_waiting
+                .get_or_create(&QueueLabels { queue: q.queue })
+                .set(i64::from(q.waiting));
+        }
+    }
+
     /// Records one policy change → enforced delay.
     pub fn observe_enforce_latency(&self, d: Duration) {
         self.enforce_latency.observe(d.as_secs_f64());
@@ -660,6 +721,12 @@ impl Metrics {
                 }),
                 sample.dropped,
             );
+        }
+        let queues = *self.kernel_queues.read().unwrap_or_else(|e| e.into_inner());
+        if let Some((base, count)) = queues
+            && let Ok(stats) = crate::queue::kernel::read_stats(base, count)
+        {
+            self.store_kernel_queue_stats(&stats);
         }
         if let Some(sample) = read_source(&self.dataplane) {
             store(&self.cache_log_overruns, sample.cache_log_overruns);
@@ -861,6 +928,27 @@ mod tests {
             "passed_by": [],
         }))
         .expect("a direction decision")
+    }
+
+    #[tokio::test]
+    async fn the_kernels_queue_counters_are_exported_per_queue() {
+        let metrics = Metrics::new();
+        let stats = crate::queue::kernel::parse_stats(
+            "  100  12345     3 2   128     7     2     991  1\n  101  12346 0 2 128 0 0 9 1\n",
+        );
+        metrics.store_kernel_queue_stats(&stats);
+        let text = scrape(&metrics).await;
+        for line in [
+            "verdict_queue_kernel_dropped_total{queue=\"100\",reason=\"queue_full\"} 7",
+            "verdict_queue_kernel_dropped_total{queue=\"100\",reason=\"socket_full\"} 2",
+            "verdict_queue_kernel_dropped_total{queue=\"101\",reason=\"queue_full\"} 0",
+            "verdict_queue_waiting{queue=\"100\"} 3",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
+        }
     }
 
     #[tokio::test]

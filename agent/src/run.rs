@@ -105,6 +105,7 @@ pub async fn run(config: Config) -> Result<()> {
     let counters = Arc::new(Counters::new());
     let cache_counters = Arc::new(CacheCounters::default());
     metrics.set_dataplane(dataplane_source(counters.clone(), cache_counters.clone()));
+    metrics.set_kernel_queues(config.queue_base, config.queues);
     let verdict_cache = (config.verdict_cache_ttl > 0).then(|| VerdictCacheSpec {
         ttl: Duration::from_secs(config.verdict_cache_ttl),
         log_group: config.verdict_cache_log_group,
