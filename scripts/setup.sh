@@ -20,6 +20,15 @@ else
   echo "all present: ${packages[*]}"
 fi
 
+phase "node (the dashboard's browser test drives Chromium with playwright-core, which needs Node >= 20)"
+node_major=$(node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || true)
+if [[ -z "$node_major" || "$node_major" -lt 20 ]]; then
+  echo "Node >= 20 is needed (found: $(node --version 2>/dev/null || echo none)); Debian bookworm's nodejs is 18." >&2
+  echo "Install Node 20 or newer (e.g. the nodesource packages) and run this again." >&2
+  exit 1
+fi
+echo "node $(node --version), npm $(npm --version)"
+
 phase "rust toolchain (rust-toolchain.toml)"
 rustup show active-toolchain
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

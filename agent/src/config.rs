@@ -115,7 +115,8 @@ struct Args {
           value_parser = BoolishValueParser::new())]
     fail_open: bool,
 
-    /// Delete conntrack entries that a policy or label change newly denies.
+    /// Delete the conntrack entries of local selected pods that the current index denies: once
+    /// at start, then after every policy or label change.
     #[arg(long, env = "VERDICT_STRICT_MODE", default_value = "false", num_args = 0..=1,
           default_missing_value = "true", require_equals = true, action = ArgAction::Set,
           value_parser = BoolishValueParser::new())]
@@ -229,7 +230,7 @@ pub struct Config {
     pub queues: u16,
     /// Fail-open (true) or fail-closed (false).
     pub fail_open: bool,
-    /// Strict mode: delete newly denied conntrack entries.
+    /// Strict mode: delete the conntrack entries the index denies (at start and on change).
     pub strict_mode: bool,
     /// Seconds a cached allow lives in the kernel; 0: no verdict cache.
     pub verdict_cache_ttl: u64,

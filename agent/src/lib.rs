@@ -8,19 +8,23 @@
 //!                         ┌─────────────────────────────────┼──────────────────────┐
 //!                         ▼                                 ▼                      ▼
 //!   ruleset/ (rustables, atomic batches):      queue/ (one pinned thread     conntrack/
-//!   inet table, pod-IP sets, verdict cache     per NFQUEUE, cpu-fanout):     strict mode:
-//!   sets, chains, native `queue` or the        packet/ parse ─► judge the    delete newly
-//!   xt NFQUEUE target                          direction(s) this node owns   denied entries
-//!        │                                     ─► verdict ─► Decision (handoff ring)
+//!   inet table, pod-IP sets, verdict cache     per NFQUEUE, cpu-fanout,      strict mode:
+//!   sets, chains, native `queue` or the        supervised): packet/ parse    delete what the
+//!   xt NFQUEUE target                          ─► judge the direction(s)     index denies (at
+//!        │                                     this node owns ─► verdict     start, on change)
 //!        ▼                                        │ allow: offer the flow class
 //!   kernel: ct new + cached class ─► log, accept  ▼
-//!           ct new + selected pod ─► queue     cache/ (writer: flush on index change, add
-//!                                              offers; log reader: report cached accepts)
-//!                                              health.rs (/healthz, /readyz), metrics.rs (/metrics)
+//!           ct new/invalid/untracked           cache/ (writer: flush on index change, add
+//!             + selected pod ─► queue          offers; log reader: cached accepts)
+//!                                                 │ NodeDecision (bounded handoff ring)
+//!                                                 ▼
+//!                    telemetry.rs: DecisionEvent ─► metrics.rs (/metrics), the dashboard
+//!                                                   (verdict-web), OTLP spans (verdict-events)
+//!                    health.rs (/healthz, /readyz: conditions + worker and cache checks)
 //! ```
 //!
-//! Start reading at [`run`] (the wiring and the restart behaviour), then [`watch`] and
-//! [`queue`]. Pure pieces ([`packet`], the ruleset model and renderer, conntrack message
+//! Start reading at [`run`] (the wiring and the restart behaviour), then [`watch`],
+//! [`queue`] and [`telemetry`]. Pure pieces ([`packet`], the ruleset model and renderer, conntrack message
 //! encoding, the watch-event step) are apart from I/O and tested table-driven; netlink and
 //! real-packet tests run under `VERDICT_E2E=1`.
 //!

@@ -52,6 +52,24 @@ pub struct DataplaneSample {
     pub cache_inserts: u64,
     /// Times the verdict cache's log could not be delivered in full (ENOBUFS).
     pub cache_log_overruns: u64,
+    /// Verdict worker restarts after a panic or an exit.
+    pub worker_restarts: u64,
+    /// Verdict workers down right now.
+    pub workers_down: u64,
+    /// Verdict cache batches the kernel refused.
+    pub cache_errors: u64,
+    /// Of those, refused flushes.
+    pub cache_flush_errors: u64,
+    /// Offers not cached because a cache set was at its size limit.
+    pub cache_full: u64,
+    /// Offers dropped because the index changed after they were judged.
+    pub cache_stale_offers: u64,
+    /// Offers dropped because the offer ring was full.
+    pub cache_offer_overflow: u64,
+    /// Times the writer switched the cache off (a refused flush, or dying).
+    pub cache_switched_off: u64,
+    /// Whether the cache can be trusted (`None` when the cache is off).
+    pub cache_healthy: Option<bool>,
     /// Verdict cache flushes (one per index change).
     pub cache_flushes: u64,
 }
@@ -173,6 +191,9 @@ pub struct SpanSample {
     pub capped: u64,
 }
 
+/// Tells whether the agent is ready (what `/readyz` answers).
+pub type ReadySource = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// Reads the span pipeline's counters.
 pub type SpanSource = Arc<dyn Fn() -> SpanSample + Send + Sync>;
 
@@ -207,6 +228,16 @@ pub struct Metrics {
     cache_log_overruns: Counter,
     cache_attribution_full: Counter,
     kernel_queues: Arc<std::sync::RwLock<Option<(u16, u16)>>>,
+    ready_source: Arc<std::sync::RwLock<Option<ReadySource>>>,
+    worker_restarts: Counter,
+    workers_down: Gauge,
+    cache_errors: Counter,
+    cache_flush_errors: Counter,
+    cache_full: Counter,
+    cache_stale_offers: Counter,
+    cache_offer_overflow: Counter,
+    cache_switched_off: Counter,
+    cache_healthy: Gauge,
     queue_kernel_dropped: Family<KernelQueueLabels, Counter>,
     queue_waiting: Family<QueueLabels, Gauge>,
     malformed_packets: Counter,
@@ -279,6 +310,49 @@ impl Metrics {
             "Decision spans, by outcome: exported, failed (export request failed), sampled_out \
              (allow-sampling ratio), capped (per-node span cap)",
             spans.clone(),
+        );
+        let mut counter = |name: &str, help: &str| {
+            let c = Counter::default();
+            r.register(name, help, c.clone());
+            c
+        };
+        let worker_restarts = counter(
+            "worker_restarts",
+            "Verdict worker threads restarted after a panic or an exit",
+        );
+        let cache_errors = counter("cache_errors", "Verdict cache batches the kernel refused");
+        let cache_flush_errors = counter(
+            "cache_flush_errors",
+            "Verdict cache flushes the kernel refused (the cache is switched off until one succeeds)",
+        );
+        let cache_full = counter(
+            "cache_full",
+            "Allowed flow classes not cached because a cache set held its maximum of entries \
+             (they are judged from the queue instead)",
+        );
+        let cache_stale_offers = counter(
+            "cache_stale_offers",
+            "Cache offers dropped because the index changed after they were judged",
+        );
+        let cache_offer_overflow = counter(
+            "cache_offer_overflow",
+            "Cache offers dropped because the offer ring was full",
+        );
+        let cache_switched_off = counter(
+            "cache_switched_off",
+            "Times the cache writer switched the verdict cache off (a refused flush, or dying)",
+        );
+        let workers_down = Gauge::default();
+        r.register(
+            "workers_down",
+            "Verdict worker threads down right now (the agent is not ready meanwhile)",
+            workers_down.clone(),
+        );
+        let cache_healthy = Gauge::default();
+        r.register(
+            "cache_healthy",
+            "1 while the verdict cache's writer runs and its last flush succeeded (0 also when off)",
+            cache_healthy.clone(),
         );
         let queue_kernel_dropped = Family::<KernelQueueLabels, Counter>::default();
         r.register(
@@ -454,6 +528,16 @@ impl Metrics {
             cache_log_overruns,
             cache_attribution_full,
             kernel_queues: Arc::default(),
+            ready_source: Arc::default(),
+            worker_restarts,
+            workers_down,
+            cache_errors,
+            cache_flush_errors,
+            cache_full,
+            cache_stale_offers,
+            cache_offer_overflow,
+            cache_switched_off,
+            cache_healthy,
             queue_kernel_dropped,
             queue_waiting,
             malformed_packets,
@@ -637,6 +721,11 @@ impl Metrics {
         self.sync_latency.observe(d.as_secs_f64());
     }
 
+    /// Reads readiness at every scrape (`verdict_ready` then follows `/readyz`, checks included).
+    pub fn set_ready_source(&self, ready: ReadySource) {
+        *self.ready_source.write().unwrap_or_else(|e| e.into_inner()) = Some(ready);
+    }
+
     /// Reads the kernel's counters of queues `base..base+count` at every scrape.
     pub fn set_kernel_queues(&self, base: u16, count: u16) {
         *self
@@ -728,8 +817,27 @@ impl Metrics {
         {
             self.store_kernel_queue_stats(&stats);
         }
+        let ready = self
+            .ready_source
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(ready) = ready {
+            self.ready.set(i64::from(ready()));
+        }
         if let Some(sample) = read_source(&self.dataplane) {
             store(&self.cache_log_overruns, sample.cache_log_overruns);
+            store(&self.worker_restarts, sample.worker_restarts);
+            self.workers_down
+                .set(i64::try_from(sample.workers_down).unwrap_or(i64::MAX));
+            store(&self.cache_errors, sample.cache_errors);
+            store(&self.cache_flush_errors, sample.cache_flush_errors);
+            store(&self.cache_full, sample.cache_full);
+            store(&self.cache_stale_offers, sample.cache_stale_offers);
+            store(&self.cache_offer_overflow, sample.cache_offer_overflow);
+            store(&self.cache_switched_off, sample.cache_switched_off);
+            self.cache_healthy
+                .set(i64::from(sample.cache_healthy.unwrap_or(false)));
             store(&self.malformed_packets, sample.malformed_packets);
             store(&self.queue_drops, sample.queue_drops);
             store(&self.dropped_decisions, sample.dropped_decisions);
@@ -840,6 +948,11 @@ mod tests {
             cache_inserts: 3,
             cache_flushes: 2,
             cache_log_overruns: 4,
+            worker_restarts: 2,
+            workers_down: 1,
+            cache_flush_errors: 3,
+            cache_healthy: Some(false),
+            ..DataplaneSample::default()
         }));
         metrics.set_attribution_counts(1, 0);
         let text = scrape(&metrics).await;
@@ -856,6 +969,10 @@ mod tests {
             "verdict_queue_drops_total 1",
             "verdict_events_dropped_total{consumer=\"handoff\"} 5",
             "verdict_cache_log_overruns_total 4",
+            "verdict_worker_restarts_total 2",
+            "verdict_workers_down 1",
+            "verdict_cache_flush_errors_total 3",
+            "verdict_cache_healthy 0",
             "verdict_unsupported_packets_total 3",
             "verdict_cache_hits_total 6",
             "verdict_cache_stale_accepts_total 1",

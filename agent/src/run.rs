@@ -104,7 +104,11 @@ pub async fn run(config: Config) -> Result<()> {
 
     let counters = Arc::new(Counters::new());
     let cache_counters = Arc::new(CacheCounters::default());
-    metrics.set_dataplane(dataplane_source(counters.clone(), cache_counters.clone()));
+    metrics.set_dataplane(dataplane_source(
+        counters.clone(),
+        cache_counters.clone(),
+        config.verdict_cache_ttl > 0,
+    ));
     metrics.set_kernel_queues(config.queue_base, config.queues);
     let verdict_cache = (config.verdict_cache_ttl > 0).then(|| VerdictCacheSpec {
         ttl: Duration::from_secs(config.verdict_cache_ttl),
@@ -143,6 +147,16 @@ pub async fn run(config: Config) -> Result<()> {
         counters.clone(),
     )?;
     health.mark(Condition::WorkersRunning);
+    // A worker that panicked or exited is restarted by the supervisor; until it is, the node
+    // is not ready (its queue is unbound: bypass when fail-open, a black hole when not).
+    {
+        let counters = counters.clone();
+        health.add_check("verdict-workers", move || counters.all_workers_up());
+    }
+    {
+        let health = health.clone();
+        metrics.set_ready_source(Arc::new(move || health.is_ready()));
+    }
 
     let ruleset_config = RulesetConfig {
         table_name: config.table_name.clone(),
@@ -174,6 +188,10 @@ pub async fn run(config: Config) -> Result<()> {
     // The workers and the cache log reader hold the only sinks now; once they stop, the
     // telemetry task drains what is left and ends.
     drop(decision_sink);
+    if _verdict_cache.is_some() {
+        let cache = cache_counters.clone();
+        health.add_check("verdict-cache", move || cache.healthy());
+    }
     health.mark(Condition::RulesInstalled);
     metrics.set_ready(health.is_ready());
     tasks.spawn(
@@ -470,7 +488,11 @@ fn start_verdict_cache(
     Ok(cache)
 }
 
-fn dataplane_source(counters: Arc<Counters>, cache: Arc<CacheCounters>) -> DataplaneSource {
+fn dataplane_source(
+    counters: Arc<Counters>,
+    cache: Arc<CacheCounters>,
+    cache_on: bool,
+) -> DataplaneSource {
     use std::sync::atomic::Ordering::Relaxed;
     Arc::new(move || {
         let latency = counters.latency.snapshot();
@@ -488,6 +510,15 @@ fn dataplane_source(counters: Arc<Counters>, cache: Arc<CacheCounters>) -> Datap
             cache_hits: counters.cache_hits.load(Relaxed),
             cache_inserts: cache.inserted.load(Relaxed),
             cache_log_overruns: counters.cache_log_overruns.load(Relaxed),
+            worker_restarts: counters.worker_restarts.load(Relaxed),
+            workers_down: counters.workers_down.load(Relaxed),
+            cache_errors: cache.errors.load(Relaxed),
+            cache_flush_errors: cache.flush_errors.load(Relaxed),
+            cache_full: cache.full.load(Relaxed),
+            cache_stale_offers: cache.stale.load(Relaxed),
+            cache_offer_overflow: cache.overflow.load(Relaxed),
+            cache_switched_off: cache.switched_off.load(Relaxed),
+            cache_healthy: cache_on.then(|| cache.healthy()),
             cache_flushes: cache.flushes.load(Relaxed),
         }
     })
