@@ -87,7 +87,8 @@ fn run(
                     queue: None,
                     generation,
                     connection_token: token,
-                    received: SystemTime::now(),
+                    // The kernel's arrival time when it sends one (forward and input hooks).
+                    received: logged.timestamp.unwrap_or_else(SystemTime::now),
                     hold: Duration::ZERO,
                 };
                 if !sink.push(decision) {

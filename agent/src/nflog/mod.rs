@@ -96,6 +96,9 @@ pub struct LoggedPacket {
     /// NFULA_PREFIX without the trailing NUL, if any. nftables sends an empty prefix for a rule
     /// without `prefix`; that is `None` too.
     pub prefix: Option<String>,
+    /// NFULA_TIMESTAMP: when the packet arrived. The kernel sends it for packets logged at
+    /// prerouting, input and forward (where pod traffic is), not at output or postrouting.
+    pub timestamp: Option<std::time::SystemTime>,
 }
 
 /// A bound nfnetlink_log group.

@@ -89,6 +89,7 @@ fn captured_hello() -> LoggedPacket {
         hw_protocol: 0x0800,
         hook: 3,
         prefix: None,
+        timestamp: None,
     }
 }
 
@@ -254,6 +255,30 @@ mod build {
 }
 
 #[test]
+fn reads_the_packets_timestamp() {
+    let mut ts = 1_764_759_600u64.to_be_bytes().to_vec();
+    ts.extend_from_slice(&250_000u64.to_be_bytes());
+    let datagram = build::packet(&[
+        build::header(0x0800, 2),
+        build::attr(3, &ts),
+        build::attr(9, &[0x45, 1, 2, 3]),
+    ]);
+    let got: Vec<Message> = wire::parse(&datagram).collect();
+    let Some(Message::Packet(p)) = got.first() else {
+        panic!("{got:?}");
+    };
+    assert_eq!(
+        p.timestamp,
+        Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_764_759_600_250))
+    );
+    let short = build::packet(&[build::header(0x0800, 2), build::attr(3, &[0; 8])]);
+    assert!(
+        matches!(wire::parse(&short).next(), Some(Message::Unreadable)),
+        "a cut timestamp makes the message unreadable, not a wrong time"
+    );
+}
+
+#[test]
 fn parses_datagrams() {
     let v4 = captured_hello();
     let with_prefix = |prefix: &str| LoggedPacket {
@@ -261,12 +286,14 @@ fn parses_datagrams() {
         hw_protocol: 0x0800,
         hook: 1,
         prefix: Some(prefix.into()),
+        timestamp: None,
     };
     let udp_v = |payload: &str| LoggedPacket {
         payload: hex(payload),
         hw_protocol: 0x0800,
         hook: 3,
         prefix: None,
+        timestamp: None,
     };
     let cases: Vec<(&str, Vec<u8>, Vec<Message>)> = vec![
         (
@@ -351,6 +378,7 @@ fn parses_datagrams() {
                 hw_protocol: 0x86dd,
                 hook: 4,
                 prefix: None,
+                timestamp: None,
             })],
         ),
         (
@@ -419,6 +447,7 @@ fn parses_datagrams() {
                 hw_protocol: 0x0800,
                 hook: 3,
                 prefix: None,
+                timestamp: None,
             })],
         ),
         (
@@ -429,6 +458,7 @@ fn parses_datagrams() {
                 hw_protocol: 0x0800,
                 hook: 3,
                 prefix: None,
+                timestamp: None,
             })],
         ),
     ];

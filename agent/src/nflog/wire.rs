@@ -47,6 +47,7 @@ const NFULNL_CFG_CMD_UNBIND: u8 = 2;
 const NFULNL_COPY_PACKET: u8 = 2;
 
 const NFULA_PACKET_HDR: u16 = 1;
+const NFULA_TIMESTAMP: u16 = 3;
 const NFULA_PAYLOAD: u16 = 9;
 const NFULA_PREFIX: u16 = 10;
 
@@ -220,6 +221,7 @@ fn decode_packet(body: &[u8]) -> Option<LoggedPacket> {
     let mut header = None;
     let mut payload = Vec::new();
     let mut prefix = None;
+    let mut timestamp = None;
     for (kind, value) in attrs(body.get(NFGENMSG_LEN..)?) {
         match kind {
             // struct nfulnl_msg_packet_hdr { __be16 hw_protocol; __u8 hook; __u8 _pad; }
@@ -228,6 +230,14 @@ fn decode_packet(body: &[u8]) -> Option<LoggedPacket> {
                 header = Some((u16::from_be_bytes([proto_hi, proto_lo]), hook));
             }
             NFULA_PAYLOAD => payload = value.to_vec(),
+            // struct nfulnl_msg_packet_timestamp { __aligned_be64 sec; __aligned_be64 usec; }
+            NFULA_TIMESTAMP => {
+                let sec = u64::from_be_bytes(value.get(0..8)?.try_into().ok()?);
+                let usec = u64::from_be_bytes(value.get(8..16)?.try_into().ok()?);
+                timestamp = std::time::UNIX_EPOCH.checked_add(
+                    std::time::Duration::from_secs(sec) + std::time::Duration::from_micros(usec),
+                );
+            }
             // nftables sends "\0" for a rule without a prefix.
             NFULA_PREFIX => {
                 let text = value.split(|&b| b == 0).next().unwrap_or(value);
@@ -242,6 +252,7 @@ fn decode_packet(body: &[u8]) -> Option<LoggedPacket> {
         hw_protocol,
         hook,
         prefix,
+        timestamp,
     })
 }
 
