@@ -192,6 +192,19 @@ async fn wait_for_spans<T>(
     }
 }
 
+/// The egress and ingress spans of one connection to destination `port`: an ingress span, and
+/// the egress span that shares its trace.
+fn both_halves(spans: &[Span], port: u16) -> Option<(Span, Span)> {
+    let port = port.to_string();
+    let ingress = spans
+        .iter()
+        .find(|s| s.attr("destination.port") == port && s.attr("verdict.direction") == "ingress")?;
+    let egress = spans
+        .iter()
+        .find(|e| e.trace_id == ingress.trace_id && e.attr("verdict.direction") == "egress")?;
+    Some((egress.clone(), ingress.clone()))
+}
+
 fn connect(from: &TestPod, to: SocketAddr) -> bool {
     in_netns(&from.netns, || {
         let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_millis(800)) else {
@@ -298,15 +311,7 @@ async fn decisions_become_spans_with_both_halves_of_a_connection_in_one_trace() 
         since,
         "both halves of the denied connection",
         Duration::from_secs(30),
-        |spans| {
-            let ingress = spans.iter().find(|s| {
-                s.attr("destination.port") == "81" && s.attr("verdict.direction") == "ingress"
-            })?;
-            let egress = spans.iter().find(|e| {
-                e.trace_id == ingress.trace_id && e.attr("verdict.direction") == "egress"
-            })?;
-            Some((egress.clone(), ingress.clone()))
-        },
+        |spans| both_halves(spans, 81),
     )
     .await;
     assert_eq!(ingress.attr("verdict.action"), "deny", "{ingress:#?}");
@@ -337,15 +342,7 @@ async fn decisions_become_spans_with_both_halves_of_a_connection_in_one_trace() 
         since,
         "both halves of the allowed connection",
         Duration::from_secs(30),
-        |spans| {
-            let ingress = spans.iter().find(|s| {
-                s.attr("destination.port") == "80" && s.attr("verdict.direction") == "ingress"
-            })?;
-            let egress = spans.iter().find(|e| {
-                e.trace_id == ingress.trace_id && e.attr("verdict.direction") == "egress"
-            })?;
-            Some((egress.clone(), ingress.clone()))
-        },
+        |spans| both_halves(spans, 80),
     )
     .await;
     assert_eq!(allowed_ingress.attr("verdict.action"), "allow");
@@ -394,7 +391,26 @@ async fn decisions_become_spans_with_both_halves_of_a_connection_in_one_trace() 
         3.0,
         "{text}"
     );
-    assert!(metric_sum(&text, "verdict_spans_total{", "outcome=\"exported\"") >= 3.0);
+    // Each node exported its three spans; the last may still be in the 1 s export batch.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for node in &env.nodes {
+        loop {
+            let exported = metric_sum(
+                &env.metrics(node),
+                "verdict_spans_total{",
+                "outcome=\"exported\"",
+            );
+            if exported >= 3.0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {exported} spans exported, expected 3",
+                node.name
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }
 
 /// New TCP connections from `from` to `to` in a loop on a thread, counted.
