@@ -137,7 +137,8 @@ struct Args {
           value_parser = parse_table_name)]
     table_name: String,
 
-    /// Which evaluators run, comma separated.
+    /// Which of the NetworkPolicy and v1alpha1 admin evaluators run, comma separated.
+    /// ClusterNetworkPolicy (v1beta1, or v1alpha2) is watched whenever its CRD is served.
     #[arg(long, env = "VERDICT_POLICIES",
           default_value = "admin-network-policy,network-policy,baseline-admin-network-policy",
           value_parser = parse_policies)]

@@ -111,6 +111,7 @@ impl Cluster {
         let mut network_policies = Objects::new("NetworkPolicy");
         let mut admin_policies = Objects::new("AdminNetworkPolicy");
         let mut baseline_policies = Objects::new("BaselineAdminNetworkPolicy");
+        let mut cluster_policies = Objects::new("ClusterNetworkPolicy");
         for Loaded { location, object } in loaded {
             match object {
                 ClusterObject::Namespace(ns) => {
@@ -132,6 +133,9 @@ impl Cluster {
                 }
                 ClusterObject::BaselineAdminNetworkPolicy(banp) => {
                     baseline_policies.insert(name_of(&banp.metadata), location, banp, diagnostics)
+                }
+                ClusterObject::ClusterNetworkPolicy(cnp) => {
+                    cluster_policies.insert(name_of(&cnp.metadata), location, cnp, diagnostics)
                 }
             }
         }
@@ -184,8 +188,13 @@ impl Cluster {
                 .apply_baseline_admin_network_policy(banp)
                 .map_err(rejected(location))?;
         }
+        for (location, cnp) in cluster_policies.by_key.values() {
+            index
+                .apply_cluster_network_policy(cnp)
+                .map_err(rejected(location))?;
+        }
         diagnostics.notes.push(format!(
-            "simulating namespaces: {} ({} implicit), nodes: {}, pods: {}, NetworkPolicies: {}, AdminNetworkPolicies: {}, BaselineAdminNetworkPolicies: {}",
+            "simulating namespaces: {} ({} implicit), nodes: {}, pods: {}, NetworkPolicies: {}, AdminNetworkPolicies: {}, BaselineAdminNetworkPolicies: {}, ClusterNetworkPolicies: {}",
             namespaces.by_key.len(),
             implicit,
             nodes.by_key.len(),
@@ -193,6 +202,7 @@ impl Cluster {
             network_policies.by_key.len(),
             admin_policies.by_key.len(),
             baseline_policies.by_key.len(),
+            cluster_policies.by_key.len(),
         ));
         Ok(Cluster {
             index,

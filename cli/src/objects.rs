@@ -18,7 +18,7 @@ pub struct Loaded {
 }
 
 /// The kinds the simulator reads, with the API version it reads them in.
-const KINDS: [(&str, &str); 6] = [
+const KINDS: [(&str, &str); 8] = [
     ("v1", "Namespace"),
     ("v1", "Pod"),
     ("v1", "Node"),
@@ -28,6 +28,9 @@ const KINDS: [(&str, &str); 6] = [
         "policy.networking.k8s.io/v1alpha1",
         "BaselineAdminNetworkPolicy",
     ),
+    // Both served versions of ClusterNetworkPolicy share one schema (v1beta1 is stored).
+    ("policy.networking.k8s.io/v1beta1", "ClusterNetworkPolicy"),
+    ("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy"),
 ];
 
 /// The kinds that live in a namespace (and default to `default`).
@@ -132,19 +135,23 @@ fn one(location: Location, value: Value, warnings: &mut Vec<String>) -> Result<O
         None => format!("{kind} {shown}"),
     };
 
-    let known = KINDS.iter().find(|(_, k)| *k == kind);
-    match known {
-        None => {
-            warnings.push(format!("{location}: skipping {api_version} {label}: kube-verdict does not simulate this kind"));
-            return Ok(None);
-        }
-        Some((want, _)) if *want != api_version => {
-            warnings.push(format!(
-                "{location}: skipping {api_version} {label}: kube-verdict reads {kind} as {want}"
-            ));
-            return Ok(None);
-        }
-        Some(_) => {}
+    let versions: Vec<&str> = KINDS
+        .iter()
+        .filter(|(_, k)| *k == kind)
+        .map(|(v, _)| *v)
+        .collect();
+    if versions.is_empty() {
+        warnings.push(format!(
+            "{location}: skipping {api_version} {label}: kube-verdict does not simulate this kind"
+        ));
+        return Ok(None);
+    }
+    if !versions.contains(&api_version.as_str()) {
+        warnings.push(format!(
+            "{location}: skipping {api_version} {label}: kube-verdict reads {kind} as {}",
+            versions.join(" or ")
+        ));
+        return Ok(None);
     }
     if name.is_empty() {
         return Err(invalid(&location, &label, "metadata.name", "missing name"));
@@ -156,6 +163,14 @@ fn one(location: Location, value: Value, warnings: &mut Vec<String>) -> Result<O
         "NetworkPolicy" => ClusterObject::NetworkPolicy(decode(&location, &label, value)?),
         "AdminNetworkPolicy" => {
             ClusterObject::AdminNetworkPolicy(decode(&location, &label, value)?)
+        }
+        "ClusterNetworkPolicy" if api_version.ends_with("/v1alpha2") => {
+            let old: verdict_crds::cluster_network_policy::v1alpha2::ClusterNetworkPolicy =
+                decode(&location, &label, value)?;
+            ClusterObject::ClusterNetworkPolicy(old.into())
+        }
+        "ClusterNetworkPolicy" => {
+            ClusterObject::ClusterNetworkPolicy(decode(&location, &label, value)?)
         }
         _ => ClusterObject::BaselineAdminNetworkPolicy(decode(&location, &label, value)?),
     };
@@ -219,6 +234,7 @@ mod tests {
                     ClusterObject::NetworkPolicy(_) => "NetworkPolicy",
                     ClusterObject::AdminNetworkPolicy(_) => "AdminNetworkPolicy",
                     ClusterObject::BaselineAdminNetworkPolicy(_) => "BaselineAdminNetworkPolicy",
+                    ClusterObject::ClusterNetworkPolicy(_) => "ClusterNetworkPolicy",
                 };
                 format!("{kind}@{}", l.location)
             })
@@ -236,14 +252,34 @@ mod tests {
                    "spec": {"priority": 1, "subject": {"namespaces": {}}}}),
             json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "BaselineAdminNetworkPolicy", "metadata": {"name": "default"},
                    "spec": {"subject": {"namespaces": {}}}}),
+            json!({"apiVersion": "policy.networking.k8s.io/v1beta1", "kind": "ClusterNetworkPolicy", "metadata": {"name": "c1"},
+                   "spec": {"tier": "Admin", "priority": 5, "subject": {"namespaces": {}},
+                            "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}]}}),
+            json!({"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy", "metadata": {"name": "c2"},
+                   "spec": {"tier": "Baseline", "priority": 5, "subject": {"namespaces": {}},
+                            "ingress": [{"action": "Accept", "from": [{"namespaces": {}}]}]}}),
         ];
         let mut warnings = Vec::new();
         let got: Vec<String> = cases
             .into_iter()
             .flat_map(|v| kinds(&objects(doc(v), &mut warnings).unwrap()))
             .collect();
-        assert_eq!(got.len(), 6, "{got:?}");
+        assert_eq!(got.len(), 8, "{got:?}");
+        assert_eq!(
+            got.iter()
+                .filter(|k| k.starts_with("ClusterNetworkPolicy@"))
+                .count(),
+            2,
+            "both served versions of ClusterNetworkPolicy are read: {got:?}"
+        );
         assert!(warnings.is_empty(), "{warnings:?}");
+        let mut warnings = Vec::new();
+        let old = json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "ClusterNetworkPolicy", "metadata": {"name": "c"}});
+        assert!(objects(doc(old), &mut warnings).unwrap().is_empty());
+        assert!(
+            warnings[0].contains("reads ClusterNetworkPolicy as policy.networking.k8s.io/v1beta1 or policy.networking.k8s.io/v1alpha2"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub enum ClusterObject {
     AdminNetworkPolicy(AdminNetworkPolicy),
     /// A BaselineAdminNetworkPolicy.
     BaselineAdminNetworkPolicy(BaselineAdminNetworkPolicy),
+    /// A ClusterNetworkPolicy (v1beta1; v1alpha2 objects convert with `From`).
+    ClusterNetworkPolicy(ClusterNetworkPolicy),
 }
 
 /// Addresses of the pods on one node that at least one policy (any tier, any direction) selects.
@@ -149,6 +151,7 @@ impl Index {
             ClusterObject::BaselineAdminNetworkPolicy(o) => {
                 self.apply_baseline_admin_network_policy(o)
             }
+            ClusterObject::ClusterNetworkPolicy(o) => self.apply_cluster_network_policy(o),
         }
     }
 
@@ -173,6 +176,9 @@ impl Index {
             }
             ClusterObject::BaselineAdminNetworkPolicy(o) => {
                 self.delete_baseline_admin_network_policy(name(&o.metadata))
+            }
+            ClusterObject::ClusterNetworkPolicy(o) => {
+                self.delete_cluster_network_policy(name(&o.metadata))
             }
         }
     }

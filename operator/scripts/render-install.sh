@@ -24,8 +24,11 @@ for kind in adminnetworkpolicies baselineadminnetworkpolicies; do
   fi
 done
 
+# ClusterNetworkPolicy comes from network-policy-api v0.3.0 (experimental channel; the standard
+# channel is in manifests/crds/standard/), committed as data.
 crds=(manifests/crds/policy.networking.k8s.io_adminnetworkpolicies.yaml
       manifests/crds/policy.networking.k8s.io_baselineadminnetworkpolicies.yaml
+      manifests/crds/policy.networking.k8s.io_clusternetworkpolicies.yaml
       manifests/crds/verdict.dev_networkpolicyenforcers.yaml)
 parts=("${crds[@]}" manifests/operator/namespace.yaml manifests/operator/rbac.yaml
        manifests/operator/deployment.yaml)

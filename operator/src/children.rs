@@ -107,7 +107,11 @@ pub fn agent_rules() -> Vec<PolicyRule> {
         rule("networking.k8s.io", &["networkpolicies"]),
         rule(
             "policy.networking.k8s.io",
-            &["adminnetworkpolicies", "baselineadminnetworkpolicies"],
+            &[
+                "adminnetworkpolicies",
+                "baselineadminnetworkpolicies",
+                "clusternetworkpolicies",
+            ],
         ),
     ]
 }
@@ -387,7 +391,8 @@ mod tests {
                 "nodes",
                 "networkpolicies",
                 "adminnetworkpolicies",
-                "baselineadminnetworkpolicies"
+                "baselineadminnetworkpolicies",
+                "clusternetworkpolicies"
             ]
         );
     }

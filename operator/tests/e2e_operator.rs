@@ -336,6 +336,7 @@ async fn operator_end_to_end() {
             "watch",
             "baselineadminnetworkpolicies.policy.networking.k8s.io",
         ),
+        ("watch", "clusternetworkpolicies.policy.networking.k8s.io"),
     ] {
         assert!(
             can_i(&cp, agent, verb, res, None).await,

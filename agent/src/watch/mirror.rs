@@ -38,6 +38,7 @@ impl IndexSink for Index {
             Kind::BaselineAdminNetworkPolicy => {
                 self.delete_baseline_admin_network_policy(&key.name)
             }
+            Kind::ClusterNetworkPolicy => self.delete_cluster_network_policy(&key.name),
         }
     }
 }
@@ -162,6 +163,7 @@ pub fn identify(object: &ClusterObject) -> (Kind, ObjectKey) {
         ClusterObject::BaselineAdminNetworkPolicy(o) => {
             (Kind::BaselineAdminNetworkPolicy, &o.metadata)
         }
+        ClusterObject::ClusterNetworkPolicy(o) => (Kind::ClusterNetworkPolicy, &o.metadata),
     };
     let namespace = if kind.namespaced() {
         meta.namespace.clone()

@@ -39,6 +39,8 @@ pub enum Kind {
     AdminNetworkPolicy,
     /// policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy.
     BaselineAdminNetworkPolicy,
+    /// policy.networking.k8s.io ClusterNetworkPolicy, v1beta1 when served, else v1alpha2.
+    ClusterNetworkPolicy,
 }
 
 impl Kind {
@@ -51,6 +53,7 @@ impl Kind {
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::AdminNetworkPolicy => "AdminNetworkPolicy",
             Kind::BaselineAdminNetworkPolicy => "BaselineAdminNetworkPolicy",
+            Kind::ClusterNetworkPolicy => "ClusterNetworkPolicy",
         }
     }
 

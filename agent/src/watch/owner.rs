@@ -112,6 +112,13 @@ pub fn spawn(
             .instrument(info_span!("watch", kind = "BaselineAdminNetworkPolicy")),
         );
     }
+    {
+        let c = ctx.clone();
+        tasks.spawn(
+            sources::watch_cluster_network_policies(c)
+                .instrument(info_span!("watch", kind = "ClusterNetworkPolicy")),
+        );
+    }
     info!(%policies, "watching the API server");
     let (owner, published) = Owner::new(node_name, watched_kinds(policies), metrics, health);
     drop(ctx);
@@ -158,6 +165,9 @@ pub fn watched_kinds(policies: PolicySet) -> Vec<Kind> {
             kinds.push(kind);
         }
     }
+    // ClusterNetworkPolicy has both tiers; it is watched whenever its CRD is served (absent
+    // counts as synced), whatever `--policies` says about the v1alpha1 kinds.
+    kinds.push(Kind::ClusterNetworkPolicy);
     kinds
 }
 
@@ -309,7 +319,7 @@ mod tests {
     #[test]
     fn watched_kinds_follow_the_policy_flag() {
         let cases = [
-            ("all", PolicySet::ALL, 6),
+            ("all", PolicySet::ALL, 7),
             (
                 "network policy only",
                 PolicySet {
@@ -317,7 +327,7 @@ mod tests {
                     network: true,
                     baseline: false,
                 },
-                4,
+                5,
             ),
             (
                 "admin tiers only",
@@ -326,7 +336,7 @@ mod tests {
                     network: false,
                     baseline: true,
                 },
-                5,
+                6,
             ),
         ];
         for (name, set, want) in cases {

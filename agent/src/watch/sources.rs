@@ -267,10 +267,101 @@ pub async fn watch_crd_kind<K>(
 
 /// Whether the API server serves `plural` in [`POLICY_API_VERSION`].
 async fn served(client: &Client, plural: &str) -> Result<bool, kube::Error> {
-    match client.list_api_group_resources(POLICY_API_VERSION).await {
+    served_in(client, POLICY_API_VERSION, plural).await
+}
+
+/// Whether the API server serves `plural` in `group_version`.
+async fn served_in(
+    client: &Client,
+    group_version: &str,
+    plural: &str,
+) -> Result<bool, kube::Error> {
+    match client.list_api_group_resources(group_version).await {
         Ok(list) => Ok(list.resources.iter().any(|r| r.name == plural)),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// The ClusterNetworkPolicy versions, in order of preference: v1beta1 is the storage version of
+/// network-policy-api v0.3.0; v1alpha2 is what v0.2.x serves (the same schema).
+pub const CNP_VERSIONS: [&str; 2] = [
+    "policy.networking.k8s.io/v1beta1",
+    "policy.networking.k8s.io/v1alpha2",
+];
+
+/// Watches ClusterNetworkPolicy in the most preferred version the API server serves (see
+/// [`CNP_VERSIONS`]); while none is served, reports it [`Absent`](Update::Absent) and checks
+/// discovery again every [`CRD_RECHECK`].
+pub async fn watch_cluster_network_policies(ctx: Context) {
+    let kind = Kind::ClusterNetworkPolicy;
+    let plural = "clusternetworkpolicies";
+    let mut absent_logged = false;
+    loop {
+        let mut served_version = None;
+        let mut failed = None;
+        for version in CNP_VERSIONS {
+            match served_in(&ctx.client, version, plural).await {
+                Ok(true) => {
+                    served_version = Some(version);
+                    break;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            ctx.api.failed(kind, &e);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
+        ctx.api.succeeded(kind);
+        let ended = match served_version {
+            Some(version @ "policy.networking.k8s.io/v1beta1") => {
+                info!(%kind, version, "CRD installed; watching");
+                absent_logged = false;
+                watch_kind::<verdict_crds::ClusterNetworkPolicy>(
+                    &ctx,
+                    kind,
+                    super::strip::cluster_network_policy,
+                    ClusterObject::ClusterNetworkPolicy,
+                )
+                .await
+            }
+            Some(version) => {
+                info!(%kind, version, "CRD installed; watching (v1beta1 is not served)");
+                absent_logged = false;
+                watch_kind::<verdict_crds::cluster_network_policy::v1alpha2::ClusterNetworkPolicy>(
+                    &ctx,
+                    kind,
+                    super::strip::cluster_network_policy_v1alpha2,
+                    |o| ClusterObject::ClusterNetworkPolicy(o.into()),
+                )
+                .await
+            }
+            None => {
+                if !absent_logged {
+                    info!(
+                        %kind,
+                        recheck_secs = CRD_RECHECK.as_secs(),
+                        "CRD not installed; ClusterNetworkPolicy is inactive until it appears"
+                    );
+                    absent_logged = true;
+                }
+                if ctx.tx.send(Update::Absent(kind)).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(CRD_RECHECK).await;
+                continue;
+            }
+        };
+        match ended {
+            Ended::Shutdown => return,
+            Ended::NotFound => info!(%kind, "CRD removed; ClusterNetworkPolicy no longer applies"),
+        }
     }
 }
 

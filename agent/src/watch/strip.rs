@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use verdict_crds::{AdminNetworkPolicy, BaselineAdminNetworkPolicy};
+use verdict_crds::{AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy};
 
 /// Keeps name, namespace, uid, labels and the deletion timestamp.
 pub fn meta(m: &mut ObjectMeta) {
@@ -100,6 +100,20 @@ pub fn admin_network_policy(anp: &mut AdminNetworkPolicy) {
 pub fn baseline_admin_network_policy(banp: &mut BaselineAdminNetworkPolicy) {
     meta(&mut banp.metadata);
     banp.status = None;
+}
+
+/// Keeps metadata and spec; drops status.
+pub fn cluster_network_policy(cnp: &mut ClusterNetworkPolicy) {
+    meta(&mut cnp.metadata);
+    cnp.status = None;
+}
+
+/// The same for a v1alpha2 object (converted to v1beta1 after trimming).
+pub fn cluster_network_policy_v1alpha2(
+    cnp: &mut verdict_crds::cluster_network_policy::v1alpha2::ClusterNetworkPolicy,
+) {
+    meta(&mut cnp.metadata);
+    cnp.status = None;
 }
 
 #[cfg(test)]
