@@ -269,7 +269,7 @@ pub async fn try_apply_policy(client: &Client, policy: &Policy) -> Result<(), ku
     }
 }
 
-async fn delete_policy(client: &Client, id: &PolicyId) {
+pub async fn delete_policy(client: &Client, id: &PolicyId) {
     let dp = DeleteParams::default();
     let result = match id {
         PolicyId::NetworkPolicy { namespace, name } => {
