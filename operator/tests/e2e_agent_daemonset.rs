@@ -77,8 +77,14 @@ fn http_status(netns: &str, addr: SocketAddr, path: &str) -> Option<u16> {
     })
 }
 
-/// The process environment a kubelet would give `container` on `node`.
-fn container_env(container: &Container, node: &TestNode) -> Vec<(String, String)> {
+/// The process environment a kubelet would give `container` on `node`, in pod `pod` of
+/// `namespace`.
+fn container_env(
+    container: &Container,
+    node: &TestNode,
+    pod: &str,
+    namespace: &str,
+) -> Vec<(String, String)> {
     container
         .env
         .clone()
@@ -91,6 +97,8 @@ fn container_env(container: &Container, node: &TestNode) -> Vec<(String, String)
                     let field = from.field_ref.as_ref().map(|f| f.field_path.as_str());
                     match field {
                         Some("spec.nodeName") => node.name.clone(),
+                        Some("metadata.name") => pod.to_owned(),
+                        Some("metadata.namespace") => namespace.to_owned(),
                         other => panic!("env {} uses an unsupported source {other:?}", e.name),
                     }
                 }
@@ -204,10 +212,20 @@ async fn daemon_set_starts_a_working_agent() {
             "verdict-agent.kubeconfig",
         )
         .unwrap();
-    let mut env = container_env(&container, &node);
+    // No kubelet makes the pod: the test runs its container, named as the DaemonSet's pod on n1.
+    let mut env = container_env(
+        &container,
+        &node,
+        "verdict-agent-default-n1",
+        "kube-verdict-system",
+    );
     assert!(
         env.iter().any(|(k, v)| k == "NODE_NAME" && v == "n1"),
         "{env:?}"
+    );
+    assert!(
+        env.iter().any(|(k, _)| k == "VERDICT_TRACE_KEY"),
+        "the enforcer's UID is the agents' trace key: {env:?}"
     );
     env.push((
         "KUBECONFIG".to_owned(),
