@@ -278,7 +278,9 @@ async fn served_in(
 ) -> Result<bool, kube::Error> {
     match client.list_api_group_resources(group_version).await {
         Ok(list) => Ok(list.resources.iter().any(|r| r.name == plural)),
-        Err(kube::Error::Api(status)) if status.is_not_found() => Ok(false),
+        // A group-version no CRD serves answers a plain-text "404 page not found", which kube
+        // reports with a made-up reason, so `is_not_found()` (reason first) misses it.
+        Err(kube::Error::Api(status)) if status.is_not_found() || status.code == 404 => Ok(false),
         Err(e) => Err(e),
     }
 }
