@@ -94,5 +94,9 @@ fn helm_chart_renders_the_install_manifest() {
             "{key:?} differs between the chart and install.yaml"
         );
     }
-    assert_eq!(install.len(), 12);
+    assert_eq!(
+        install.len(),
+        13,
+        "4 CRDs (ANP, BANP, CNP, enforcer), namespace, RBAC, Deployment"
+    );
 }
